@@ -1,0 +1,80 @@
+//! The requirements the async entry of a `fn` body places on the types it moves to another
+//! thread, written as bounds on our helper traits so that a failure speaks of
+//! `#[smartasync]` (their `#[diagnostic::on_unimplemented]` messages), at the user's type.
+
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
+use quote::quote;
+use syn::punctuated::Punctuated;
+use syn::visit_mut::{self, VisitMut};
+use syn::{
+    token, Path, PredicateType, Token, TraitBound, TraitBoundModifier, Type, TypeImplTrait,
+    TypeParamBound, TypeParen, TypeReference, WherePredicate,
+};
+
+use crate::lifetime;
+
+/// `ty: Helper`, spanned at `span`; for a type that mentions `impl Trait`, which a `where`
+/// clause cannot name, the bound is added to each `impl` in `ty` instead.
+pub fn require(ty: &mut Type, krate: &Path, helper: &str, span: Span) -> Option<WherePredicate> {
+    let bound = helper_bound(krate, helper, span)?;
+    if lifetime::has_impl_trait(ty) {
+        BoundImplTraits(bound).visit_type_mut(ty);
+        return None;
+    }
+    Some(WherePredicate::Type(PredicateType {
+        lifetimes: None,
+        bounded_ty: ty.clone(),
+        colon_token: Token![:](span),
+        bounds: Punctuated::from_iter([bound]),
+    }))
+}
+
+/// `krate::__private::Helper`, every token spanned at `span` so that rustc points there.
+fn helper_bound(krate: &Path, helper: &str, span: Span) -> Option<TypeParamBound> {
+    let helper = syn::Ident::new(helper, span);
+    let path = respan(quote!(#krate::__private::#helper), span);
+    let path: Path = syn::parse2(path).ok()?;
+    Some(TypeParamBound::Trait(TraitBound {
+        paren_token: None,
+        modifier: TraitBoundModifier::None,
+        lifetimes: None,
+        path,
+    }))
+}
+
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let TokenTree::Group(group) = &token {
+                let mut respanned = Group::new(group.delimiter(), respan(group.stream(), span));
+                respanned.set_span(span);
+                token = TokenTree::Group(respanned);
+            } else {
+                token.set_span(span);
+            }
+            token
+        })
+        .collect()
+}
+
+struct BoundImplTraits(TypeParamBound);
+
+impl VisitMut for BoundImplTraits {
+    fn visit_type_impl_trait_mut(&mut self, ty: &mut TypeImplTrait) {
+        visit_mut::visit_type_impl_trait_mut(self, ty);
+        ty.bounds.push(self.0.clone());
+    }
+
+    fn visit_type_reference_mut(&mut self, reference: &mut TypeReference) {
+        visit_mut::visit_type_reference_mut(self, reference);
+        // `&impl A + B` is ambiguous; `&(impl A + B)` is what we mean.
+        if let Type::ImplTrait(_) = &*reference.elem {
+            let elem = std::mem::replace(&mut *reference.elem, Type::Verbatim(TokenStream::new()));
+            *reference.elem = Type::Paren(TypeParen {
+                paren_token: token::Paren::default(),
+                elem: Box::new(elem),
+            });
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Finding borrows in types: what cannot cross to another thread as an owned value.
+
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::visit::{self, Visit};
+use syn::{
+    BoundLifetimes, Lifetime, ParenthesizedGenericArguments, Type, TypeBareFn, TypeImplTrait,
+    TypeReference,
+};
+
+/// The span of the first borrow in `ty` that is not `'static`: a reference, or a named or
+/// anonymous lifetime. Lifetimes bound by `for<..>`, and the insides of `fn(..)` pointer
+/// types and `Fn(..)` bounds, are higher-ranked and so do not borrow from the caller.
+pub fn first_borrow(ty: &Type) -> Option<Span> {
+    let mut finder = BorrowFinder::default();
+    finder.visit_type(ty);
+    finder.found
+}
+
+/// Whether `ty` mentions `impl Trait`, which cannot be named in a `where` clause.
+pub fn has_impl_trait(ty: &Type) -> bool {
+    struct Finder(bool);
+    impl Visit<'_> for Finder {
+        fn visit_type_impl_trait(&mut self, _: &TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let mut finder = Finder(false);
+    finder.visit_type(ty);
+    finder.0
+}
+
+#[derive(Default)]
+struct BorrowFinder {
+    found: Option<Span>,
+    higher_ranked: Vec<String>,
+}
+
+impl BorrowFinder {
+    fn is_static(&self, lifetime: &Lifetime) -> bool {
+        lifetime.ident == "static" || self.higher_ranked.iter().any(|name| lifetime.ident == name)
+    }
+
+    fn record(&mut self, span: Span) {
+        self.found.get_or_insert(span);
+    }
+}
+
+impl<'ast> Visit<'ast> for BorrowFinder {
+    fn visit_type_reference(&mut self, reference: &'ast TypeReference) {
+        match &reference.lifetime {
+            Some(lifetime) if self.is_static(lifetime) => visit::visit_type(self, &reference.elem),
+            _ => self.record(reference.and_token.span()),
+        }
+    }
+
+    fn visit_lifetime(&mut self, lifetime: &'ast Lifetime) {
+        if !self.is_static(lifetime) {
+            self.record(lifetime.span());
+        }
+    }
+
+    fn visit_bound_lifetimes(&mut self, bound: &'ast BoundLifetimes) {
+        for param in bound.lifetimes.iter() {
+            if let syn::GenericParam::Lifetime(param) = param {
+                self.higher_ranked.push(param.lifetime.ident.to_string());
+            }
+        }
+    }
+
+    fn visit_type_bare_fn(&mut self, _: &'ast TypeBareFn) {}
+
+    fn visit_parenthesized_generic_arguments(&mut self, _: &'ast ParenthesizedGenericArguments) {}
+}

@@ -1,0 +1,56 @@
+//! The `self` parameter: how the async entry of a `fn` body takes it to another thread.
+
+use std::fmt::Display;
+
+use quote::{quote, ToTokens};
+use syn::{Error, Receiver, Type};
+
+use crate::lifetime;
+
+/// How a receiver crosses to the blocking pool.
+pub enum Crossing {
+    /// `&self`, `self: &Arc<Self>`: the referent (`Self`, `Arc<Self>`) is cloned at call
+    /// time and lent back to the body.
+    Shared(Type),
+    /// `self`, `mut self`, `self: Arc<Self>`, `self: Box<Self>`: moved.
+    Moved(Type),
+}
+
+/// Classifies `receiver` for an offloaded body, or says which token makes it impossible.
+pub fn crossing(receiver: &Receiver) -> syn::Result<Crossing> {
+    let ty = &*receiver.ty;
+    if let Type::Reference(reference) = ty {
+        if let Some(mutability) = reference.mutability {
+            let message = refusal("`&mut self`");
+            return Err(match (&receiver.reference, receiver.colon_token) {
+                (Some((and, _)), None) => Error::new_spanned(quote!(#and #mutability), message),
+                _ => Error::new_spanned(ty, message),
+            });
+        }
+        if let Some(span) = lifetime::first_borrow(&reference.elem) {
+            return Err(Error::new(span, refusal("a receiver that borrows")));
+        }
+        return Ok(Crossing::Shared((*reference.elem).clone()));
+    }
+    if let Some(span) = lifetime::first_borrow(ty) {
+        return Err(Error::new(span, refusal("a receiver that borrows")));
+    }
+    Ok(Crossing::Moved(ty.clone()))
+}
+
+fn refusal(what: impl Display) -> String {
+    format!(
+        "{what} cannot cross to the blocking pool: the `_async` entry of a `fn` body runs the \
+         body on another thread and returns a `'static` future\n\
+         ways out: take `&self` and keep mutable state behind a `Mutex` (interior mutability), \
+         take `self: Arc<Self>`, write the body as `async fn`, or use `#[smartasync(in_place)]`"
+    )
+}
+
+impl ToTokens for Crossing {
+    fn to_tokens(&self, tokens: &mut proc_macro2::TokenStream) {
+        match self {
+            Crossing::Shared(ty) | Crossing::Moved(ty) => ty.to_tokens(tokens),
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Driving a future to completion from sync code, wherever that code runs.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+
+use tokio::runtime::{Handle, RuntimeFlavor};
+
+use crate::context::{self, Mode};
+use crate::runtime;
+
+/// Runs a future to completion on the calling thread and returns its output.
+///
+/// This is the blocking entry that `#[smartasync]` generates for an `async fn` body, and it
+/// can be called directly. It never panics because of where it is called:
+///
+/// | calling thread | what happens |
+/// |---|---|
+/// | no Tokio runtime | polled here; I/O and timers are driven by the process-wide runtime ([`runtime::handle`](crate::runtime::handle)), so clients created in one call keep working in the next |
+/// | worker of a multi-thread runtime, or inside its `Runtime::block_on` | [`tokio::task::block_in_place`], then polled here with that runtime's handle: its other tasks keep running and its resources work |
+/// | a blocking-pool thread of a multi-thread runtime | polled here with that runtime's handle |
+/// | a blocking-pool thread of a current-thread runtime, inside [`unblock`](crate::unblock) | polled here with that runtime's handle; its own thread drives I/O and timers |
+/// | the thread of a current-thread runtime (`#[tokio::test]`), or any other thread where a runtime is entered but cannot be re-entered | polled here with the process-wide runtime entered, outside Tokio's task budget |
+///
+/// Panics of the future unwind out of `block_on` with their original payload.
+///
+/// # Caveat on a current-thread runtime
+///
+/// A current-thread runtime has one thread. While `block_on` polls on it, that runtime is
+/// paused: its other tasks do not run and its I/O is not driven. A future that waits on
+/// something only that runtime can finish (a task spawned on it, a socket created by it)
+/// then waits forever. Futures that create their own resources, as an `async fn` body
+/// usually does, are unaffected: they are driven by the process-wide runtime. In async code
+/// prefer the async entry (`foo_async(..).await`), which has no such caveat.
+///
+/// A closure run directly by `tokio::task::spawn_blocking` (rather than [`unblock`](crate::unblock) or a
+/// generated `_async` entry) on a current-thread runtime cannot be told from that runtime's
+/// own thread, so it is treated like it: the future runs, on the process-wide runtime.
+///
+/// # Example
+///
+/// ```
+/// async fn answer() -> u32 {
+///     tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+///     42
+/// }
+///
+/// // Plain sync code: no runtime to create or keep.
+/// assert_eq!(smartasync::block_on(answer()), 42);
+///
+/// // Inside a runtime, where `Runtime::block_on` would panic.
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// assert_eq!(rt.block_on(async { smartasync::block_on(answer()) }), 42);
+/// ```
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let Ok(handle) = Handle::try_current() else {
+        return runtime::handle().block_on(future);
+    };
+    match (context::mode(), handle.runtime_flavor()) {
+        // Nested inside our own polling on a thread that a runtime has entered: keep going
+        // here, with whatever runtime the outer call made current.
+        (Mode::PollingHere, _) => poll_here(future),
+        (_, RuntimeFlavor::MultiThread) => {
+            tokio::task::block_in_place(move || handle.block_on(future))
+        }
+        (Mode::Offloaded(id), RuntimeFlavor::CurrentThread) if id == handle.id() => {
+            poll_here(future)
+        }
+        _ => {
+            let _entered = runtime::handle().enter();
+            poll_here(future)
+        }
+    }
+}
+
+/// Polls `future` to completion on this thread, parking between polls.
+///
+/// Used where the thread is inside a Tokio runtime, so Tokio's own `block_on` would panic.
+/// Runs outside the task budget (a foreign executor on a Tokio thread can otherwise be
+/// starved by an exhausted budget that only Tokio's scheduler would reset) and marks the
+/// thread so nested calls come back here.
+fn poll_here<F: Future>(future: F) -> F::Output {
+    let _mode = context::set_mode(Mode::PollingHere);
+    let mut future = pin!(tokio::task::unconstrained(future));
+    let signal = Arc::new(Signal {
+        woken: AtomicBool::new(false),
+        thread: thread::current(),
+    });
+    let waker = Waker::from(Arc::clone(&signal));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        // Each call has its own flag: a nested call parking on this thread may consume the
+        // unpark meant for us, but not the flag, so no wake-up is lost.
+        while !signal.woken.swap(false, Ordering::Acquire) {
+            thread::park();
+        }
+    }
+}
+
+struct Signal {
+    woken: AtomicBool,
+    thread: Thread,
+}
+
+impl Wake for Signal {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.thread.unpark();
+    }
+}

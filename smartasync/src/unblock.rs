@@ -1,0 +1,91 @@
+//! Running blocking work from async code without blocking the async threads.
+
+use std::future::Future;
+use std::panic;
+
+use tokio::runtime::{Handle, RuntimeFlavor};
+use tokio::task::JoinError;
+
+use crate::context::{self, Mode};
+use crate::runtime;
+
+/// Runs a blocking closure on a blocking-pool thread and returns a future of its result.
+///
+/// This is the async entry that `#[smartasync]` generates for a `fn` body, and it can be
+/// called directly. Nothing runs until the future is first polled; then:
+///
+/// | polled from | the closure runs on |
+/// |---|---|
+/// | a task of any Tokio runtime (either flavor), or a thread that entered one | that runtime's blocking pool (`spawn_blocking`) |
+/// | a future under another executor, with no Tokio runtime | the process-wide runtime's blocking pool |
+///
+/// The returned future is `Send + 'static` and needs no Tokio context of its own to be
+/// polled. With the `tracing` feature, the span current when `unblock` is called is entered
+/// around the closure.
+///
+/// # Panics and cancellation
+///
+/// A panic in the closure resumes in the task that awaits the future, with its original
+/// payload. Dropping the future before it is first polled means the closure never runs;
+/// dropping it later detaches the closure, which runs to the end while its result is
+/// dropped (a thread cannot be interrupted).
+///
+/// # Example
+///
+/// ```
+/// fn checksum(data: &[u8]) -> u32 {
+///     data.iter().map(|&b| u32::from(b)).sum()
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let data = vec![1u8, 2, 3];
+/// let sum = smartasync::unblock(move || checksum(&data)).await;
+/// assert_eq!(sum, 6);
+/// # });
+/// ```
+pub fn unblock<F, R>(f: F) -> impl Future<Output = R> + Send + 'static
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let f = in_current_span(f);
+    async move {
+        let current = Handle::try_current();
+        let handle = current.as_ref().unwrap_or_else(|_| runtime::handle());
+        let task = if handle.runtime_flavor() == RuntimeFlavor::CurrentThread {
+            // Tell a nested `block_on` that this is a blocking thread of that runtime, not
+            // its (possibly busy) own thread.
+            let id = handle.id();
+            handle.spawn_blocking(move || {
+                let _mode = context::set_mode(Mode::Offloaded(id));
+                f()
+            })
+        } else {
+            handle.spawn_blocking(f)
+        };
+        match tokio::task::unconstrained(task).await {
+            Ok(output) => output,
+            Err(error) => resume(error),
+        }
+    }
+}
+
+fn resume(error: JoinError) -> ! {
+    match error.try_into_panic() {
+        Ok(payload) => panic::resume_unwind(payload),
+        Err(error) => panic!(
+            "smartasync: the blocking task did not finish because its runtime shut down: {error}"
+        ),
+    }
+}
+
+#[cfg(feature = "tracing")]
+fn in_current_span<F: FnOnce() -> R, R>(f: F) -> impl FnOnce() -> R {
+    let span = tracing::Span::current();
+    move || span.in_scope(f)
+}
+
+#[cfg(not(feature = "tracing"))]
+fn in_current_span<F>(f: F) -> F {
+    f
+}

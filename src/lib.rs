@@ -1,0 +1,1 @@
+//! Services shared by the examples, the integration tests and the benches.
