@@ -1,1 +1,2 @@
 //! Services shared by the examples, the integration tests and the benches.
+pub mod gateway;
