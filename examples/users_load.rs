@@ -1,0 +1,302 @@
+//! What `_async` buys an Axum service over a blocking library, measured.
+//!
+//! The users API is started twice in this process, each on its own Tokio runtime with 2
+//! worker threads and its own SQLite file:
+//!
+//! - **smartasync**: the real router, whose `/report` handler awaits
+//!   `store.report_async(work)`, so the slow query runs on the blocking pool;
+//! - **blocking**: a naive router whose `/report` handler calls `store.report(work)` straight
+//!   inside the async handler, so the query holds a worker thread for its whole length.
+//!
+//! Each server gets the same load: a few clients sending slow `/report` requests back to
+//! back (a recursive CTE calibrated to take about 30 ms), while a prober measures the
+//! latency of the cheap `/health` endpoint. The last line printed is
+//!
+//! ```text
+//! load: p99_ms_smartasync=<float> p99_ms_blocking=<float> requests=<n>
+//! ```
+//!
+//! where `requests` counts every HTTP request answered in both runs. The target: the
+//! smartasync p99 stays under 10 ms and the blocking one is at least 5 times worse; the
+//! exit status is 1 if a target is missed. Everything is bounded: each run lasts
+//! `--seconds` (default 3) and at most a few thousand requests; loopback only.
+//!
+//! ```text
+//! cargo run --release --example users_load
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use clap::Parser;
+use smartasync_examples::users::{self, ApiError, QueryArgs, Report, ReportQuery, UserStore};
+
+/// Measure /health latency under slow queries, with and without `_async`.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Length of each of the two runs, in seconds (1 to 20).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=20))]
+    seconds: u64,
+    /// Clients sending slow requests back to back (1 to 16).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=16))]
+    slow_clients: u64,
+    /// Target duration of one slow query, in milliseconds (5 to 200).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(5..=200))]
+    slow_ms: u64,
+    /// Connections in each server's pool, which bounds how many slow queries run at once
+    /// [default: half the CPU cores, at least 1].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=16))]
+    connections: Option<u32>,
+}
+
+/// At most this many requests of each kind per run, whatever the duration.
+const MAX_SLOW_REQUESTS: usize = 2_000;
+const MAX_HEALTH_PROBES: usize = 2_000;
+/// Pause between two `/health` probes.
+const PROBE_INTERVAL: Duration = Duration::from_millis(5);
+/// Slow load runs this long before probing starts, so probes see a loaded server.
+const WARMUP: Duration = Duration::from_millis(200);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    SmartAsync,
+    Blocking,
+}
+
+/// The naive handler: a blocking call inside an async fn. It compiles, it works, and it
+/// stalls a runtime worker for as long as the query runs.
+async fn report_blocking(
+    State(store): State<UserStore>,
+    QueryArgs(query): QueryArgs<ReportQuery>,
+) -> Result<axum::Json<Report>, ApiError> {
+    Ok(axum::Json(store.report(query.work)?))
+}
+
+fn naive_router(store: UserStore) -> Router {
+    Router::new()
+        .route("/health", get(users::health))
+        .route("/report", get(report_blocking))
+        .with_state(store)
+}
+
+struct RunResult {
+    health_ms: Vec<f64>,
+    slow_done: usize,
+    slow_ms_mean: f64,
+    failures: usize,
+}
+
+fn p99(samples: &[f64]) -> f64 {
+    percentile(samples, 0.99)
+}
+
+/// The pool size: SQLite work on the blocking pool then leaves CPU for the async workers.
+fn connections(args: &Args) -> u32 {
+    args.connections.unwrap_or_else(|| {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        u32::try_from(cores / 2).unwrap_or(u32::MAX).max(1)
+    })
+}
+
+/// Rows of the report query that take about `target` on this machine.
+fn calibrate(store: &UserStore, target: Duration) -> Result<u32, users::UserError> {
+    let probe = 100_000;
+    store.report(probe)?; // warm the connection and the page cache
+    let mut best = Duration::MAX;
+    for _ in 0..3 {
+        let start = Instant::now();
+        store.report(probe)?;
+        best = best.min(start.elapsed());
+    }
+    let per_row = best.as_secs_f64() / f64::from(probe);
+    let work = (target.as_secs_f64() / per_row.max(1e-12)) as u64;
+    Ok(work.clamp(10_000, u64::from(users::MAX_REPORT_WORK)) as u32)
+}
+
+/// GETs `url` and reads the whole body; whether that succeeded with a 2xx.
+async fn fetch(client: &reqwest::Client, url: &str) -> bool {
+    match client.get(url).send().await {
+        Ok(response) if response.status().is_success() => response.bytes().await.is_ok(),
+        _ => false,
+    }
+}
+
+async fn drive(base: String, args: &Args, work: u32) -> RunResult {
+    let run_for = Duration::from_secs(args.seconds);
+    let start = Instant::now();
+    let deadline = start + run_for;
+    let per_client = MAX_SLOW_REQUESTS / args.slow_clients as usize;
+
+    let mut slow_tasks = Vec::new();
+    for _ in 0..args.slow_clients {
+        let url = format!("{base}/report?work={work}");
+        // One client (one connection) per slow caller, so they really run side by side.
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("an HTTP client with default settings");
+        slow_tasks.push(tokio::spawn(async move {
+            let (mut done, mut failures, mut total) = (0usize, 0usize, Duration::ZERO);
+            while Instant::now() < deadline && done + failures < per_client {
+                let sent = Instant::now();
+                if fetch(&client, &url).await {
+                    done += 1;
+                    total += sent.elapsed();
+                } else {
+                    failures += 1;
+                }
+            }
+            (done, failures, total)
+        }));
+    }
+
+    tokio::time::sleep(WARMUP).await;
+    let health = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("an HTTP client with default settings");
+    let url = format!("{base}/health");
+    let mut health_ms = Vec::new();
+    let mut failures = 0;
+    while Instant::now() < deadline && health_ms.len() + failures < MAX_HEALTH_PROBES {
+        let sent = Instant::now();
+        if fetch(&health, &url).await {
+            health_ms.push(sent.elapsed().as_secs_f64() * 1e3);
+        } else {
+            failures += 1;
+        }
+        tokio::time::sleep(PROBE_INTERVAL).await;
+    }
+
+    let (mut slow_done, mut slow_total) = (0, Duration::ZERO);
+    for task in slow_tasks {
+        let (done, failed, total) = task.await.expect("a slow client panicked");
+        slow_done += done;
+        failures += failed;
+        slow_total += total;
+    }
+    let slow_ms_mean = slow_total.as_secs_f64() * 1e3 / slow_done.max(1) as f64;
+    RunResult {
+        health_ms,
+        slow_done,
+        slow_ms_mean,
+        failures,
+    }
+}
+
+fn run(mode: Mode, args: &Args, client: &tokio::runtime::Runtime) -> Result<RunResult, String> {
+    let name = match mode {
+        Mode::SmartAsync => "smartasync",
+        Mode::Blocking => "blocking",
+    };
+    let db: PathBuf = std::env::temp_dir().join(format!(
+        "smartasync-users-load-{name}-{}.db",
+        std::process::id()
+    ));
+    let result = (|| {
+        let store =
+            UserStore::open(&db).map_err(|e| format!("cannot open {}: {e}", db.display()))?;
+        let work = calibrate(&store, Duration::from_millis(args.slow_ms))
+            .map_err(|e| format!("calibration failed: {e}"))?;
+        let server = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name(format!("{name}-server"))
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot build the server runtime: {e}"))?;
+        let router = match mode {
+            Mode::SmartAsync => users::router(store),
+            Mode::Blocking => naive_router(store),
+        };
+        let addr = server
+            .block_on(users::spawn_server(router))
+            .map_err(|e| format!("cannot bind a loopback port: {e}"))?;
+        let result = client.block_on(drive(format!("http://{addr}"), args, work));
+        // Dropped here, outside any runtime; in-flight queries get a moment to finish.
+        server.shutdown_timeout(Duration::from_secs(5));
+        println!(
+            "{name:>10}: {} slow requests (work={work}, mean {:.1} ms), {} /health probes, \
+             p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {} failures",
+            result.slow_done,
+            result.slow_ms_mean,
+            result.health_ms.len(),
+            percentile(&result.health_ms, 0.50),
+            p99(&result.health_ms),
+            result.health_ms.iter().copied().fold(0.0, f64::max),
+            result.failures,
+        );
+        Ok(result)
+    })();
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    result
+}
+
+/// Nearest-rank percentile (`q` in 0..=1) of `samples`; NaN when there are none.
+fn percentile(samples: &[f64], q: f64) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (sorted.len() as f64 * q).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let client = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("load-client")
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot build the client runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "two runs of {} s, {} slow clients and {} pooled connections each, /health probed every {} ms",
+        args.seconds,
+        args.slow_clients,
+        connections(&args),
+        PROBE_INTERVAL.as_millis()
+    );
+    let mut results = Vec::new();
+    for mode in [Mode::SmartAsync, Mode::Blocking] {
+        match run(mode, &args, &client) {
+            Ok(result) => results.push(result),
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let (fast, slow) = (&results[0], &results[1]);
+    let (p99_fast, p99_slow) = (p99(&fast.health_ms), p99(&slow.health_ms));
+    let requests: usize = results
+        .iter()
+        .map(|r| r.slow_done + r.health_ms.len())
+        .sum();
+    let met = p99_fast < 10.0 && p99_slow >= 5.0 * p99_fast && fast.failures + slow.failures == 0;
+    println!(
+        "targets (smartasync p99 < 10 ms, blocking >= 5x worse, no failures): {} ({:.1}x)",
+        if met { "met" } else { "MISSED" },
+        p99_slow / p99_fast
+    );
+    println!(
+        "load: p99_ms_smartasync={p99_fast:.3} p99_ms_blocking={p99_slow:.3} requests={requests}"
+    );
+    if met {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,718 @@
+//! A users service over a blocking legacy library (SQLite through rusqlite), served to async
+//! code and sync code alike.
+//!
+//! [`UserStore`] is written the way code over rusqlite is written: plain blocking methods on
+//! a pooled connection. Each method carries `#[smartasync]`, so it also has an `_async`
+//! twin that runs the same body on the blocking pool. The sync CLI
+//! (`examples/users_cli.rs`) calls `store.create(&new)`; the Axum handlers of [`router`]
+//! call `store.create_async(&new).await`, and the runtime's two worker threads never wait
+//! on SQLite.
+//!
+//! Decisions worth knowing:
+//!
+//! - The schema is created on [`UserStore::open`]; the database runs in WAL mode with a busy
+//!   timeout, so the API and the CLI can use the same file at the same time.
+//! - Emails are trimmed and lowercased before they are stored, and unique: a second user
+//!   with the same email is [`UserError::DuplicateEmail`] (HTTP 409).
+//! - Every statement is parameterized; user input never becomes SQL text.
+//! - Only [`UserError::Internal`] becomes a 500; client mistakes are 4xx with a JSON body
+//!   `{"error": "..."}`, including malformed JSON, missing fields, a bad id in the path and
+//!   an oversized body (the limit is [`MAX_BODY_BYTES`]).
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use r2d2::{Pool, PooledConnection};
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{ErrorCode, OptionalExtension, params};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use smartasync::smartasync;
+
+/// Largest request body the API accepts, in bytes (a larger one gets 413).
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Largest page [`UserStore::list`] returns.
+pub const MAX_PAGE: u32 = 1000;
+
+/// Largest `work` [`UserStore::report`] accepts (about a second of CPU).
+pub const MAX_REPORT_WORK: u32 = 10_000_000;
+
+const MAX_NAME_CHARS: usize = 100;
+const MAX_EMAIL_CHARS: usize = 254;
+
+const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS users (
+        id    INTEGER PRIMARY KEY AUTOINCREMENT,
+        name  TEXT NOT NULL,
+        email TEXT NOT NULL UNIQUE
+    );
+";
+
+/// A stored user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Assigned by the store, never reused.
+    pub id: i64,
+    /// Display name, trimmed.
+    pub name: String,
+    /// Trimmed and lowercased; unique in the store.
+    pub email: String,
+}
+
+/// What a client sends to create a user, or to replace one with `PUT`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    /// Display name: 1 to 100 characters after trimming, no control characters.
+    pub name: String,
+    /// An address of the form `local@domain.tld`, at most 254 characters.
+    pub email: String,
+}
+
+impl NewUser {
+    /// A new user from borrowed parts.
+    pub fn new(name: &str, email: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            email: email.to_owned(),
+        }
+    }
+
+    /// The trimmed name and normalized email, or why they are not acceptable.
+    fn validated(&self) -> Result<(String, String), UserError> {
+        let name = self.name.trim();
+        if name.is_empty() {
+            return Err(UserError::invalid("name must not be empty"));
+        }
+        if name.chars().count() > MAX_NAME_CHARS {
+            return Err(UserError::invalid(format!(
+                "name must be at most {MAX_NAME_CHARS} characters"
+            )));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(UserError::invalid(
+                "name must not contain control characters",
+            ));
+        }
+        let email = self.email.trim().to_lowercase();
+        if email.chars().count() > MAX_EMAIL_CHARS {
+            return Err(UserError::invalid(format!(
+                "email must be at most {MAX_EMAIL_CHARS} characters"
+            )));
+        }
+        let well_formed = match email.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && !domain.contains('@')
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+            }
+            None => false,
+        };
+        if !well_formed {
+            return Err(UserError::invalid(format!(
+                "email `{}` is not an address like `name@example.com`",
+                self.email.trim()
+            )));
+        }
+        Ok((name.to_owned(), email))
+    }
+}
+
+/// The result of [`UserStore::report`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// Number of stored users.
+    pub users: i64,
+    /// Rows the report walked.
+    pub work: u32,
+    /// A value computed from every row walked, so the work cannot be skipped.
+    pub checksum: i64,
+}
+
+/// Why a [`UserStore`] call failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum UserError {
+    /// No user has this id.
+    NotFound {
+        /// The id asked for.
+        id: i64,
+    },
+    /// Another user already has this email.
+    DuplicateEmail {
+        /// The email as it would have been stored.
+        email: String,
+    },
+    /// The input breaks a rule of the store; the reason says which.
+    Invalid {
+        /// What was wrong, written for the client.
+        reason: String,
+    },
+    /// The store itself failed (the database, the pool): a server fault, not the caller's.
+    Internal(Box<dyn StdError + Send + Sync>),
+}
+
+impl UserError {
+    fn invalid(reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            reason: reason.into(),
+        }
+    }
+
+    /// The HTTP status this error is served with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::DuplicateEmail { .. } => StatusCode::CONFLICT,
+            Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl fmt::Display for UserError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotFound { id } => write!(f, "no user with id {id}"),
+            Self::DuplicateEmail { email } => {
+                write!(f, "a user with email `{email}` already exists")
+            }
+            Self::Invalid { reason } => f.write_str(reason),
+            Self::Internal(error) => write!(f, "the user store failed: {error}"),
+        }
+    }
+}
+
+impl StdError for UserError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Self::Internal(error) => Some(&**error),
+            _ => None,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for UserError {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::Internal(Box::new(error))
+    }
+}
+
+impl From<r2d2::Error> for UserError {
+    fn from(error: r2d2::Error) -> Self {
+        Self::Internal(Box::new(error))
+    }
+}
+
+/// Maps a failed write: a unique-constraint violation is the caller's duplicate email,
+/// anything else is internal.
+fn write_error(error: rusqlite::Error, email: &str) -> UserError {
+    let unique = matches!(
+        &error,
+        rusqlite::Error::SqliteFailure(failure, _)
+            if failure.code == ErrorCode::ConstraintViolation
+                && failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    );
+    if unique {
+        UserError::DuplicateEmail {
+            email: email.to_owned(),
+        }
+    } else {
+        error.into()
+    }
+}
+
+fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        email: row.get(2)?,
+    })
+}
+
+/// The users service: a cheap, cloneable handle on a pool of SQLite connections.
+///
+/// Every method is ordinary blocking rusqlite code marked `#[smartasync]`, so each comes
+/// as a pair: `get(id)` for sync callers and `get_async(id)` for async ones, which runs the
+/// same body on the blocking pool and leaves the async worker threads free.
+///
+/// ```
+/// use smartasync_examples::users::{NewUser, UserStore};
+///
+/// let path = std::env::temp_dir().join(format!("users-doc-{}.db", std::process::id()));
+/// let store = UserStore::open(&path)?;
+///
+/// // From sync code: the body as written.
+/// let ada = store.create(&NewUser::new("Ada", "ada@example.com"))?;
+///
+/// // From async code: the same body, off the async threads.
+/// let runtime = tokio::runtime::Runtime::new()?;
+/// let found = runtime.block_on(store.get_async(ada.id))?;
+/// assert_eq!(found, ada);
+/// # drop(store);
+/// # for suffix in ["", "-wal", "-shm"] {
+/// #     let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct UserStore {
+    pool: Pool<SqliteConnectionManager>,
+}
+
+impl fmt::Debug for UserStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserStore")
+            .field("pool", &self.pool.state())
+            .finish()
+    }
+}
+
+impl UserStore {
+    /// Opens (creating if needed) the database file at `path`, with the schema in place and
+    /// a pool of up to 8 connections.
+    ///
+    /// # Errors
+    ///
+    /// [`UserError::Internal`] if the file cannot be opened or the schema cannot be created.
+    #[smartasync]
+    pub fn open(path: &Path) -> Result<Self, UserError> {
+        Self::open_with_pool_size(path, 8)
+    }
+
+    /// Like [`open`](Self::open), with at most `max_connections` connections (at least 1).
+    ///
+    /// # Errors
+    ///
+    /// [`UserError::Invalid`] for 0 connections; [`UserError::Internal`] if the file cannot
+    /// be opened or the schema cannot be created.
+    #[smartasync]
+    pub fn open_with_pool_size(path: &Path, max_connections: u32) -> Result<Self, UserError> {
+        if max_connections == 0 {
+            return Err(UserError::invalid("the pool needs at least one connection"));
+        }
+        let manager = SqliteConnectionManager::file(path).with_init(|connection| {
+            connection.busy_timeout(Duration::from_secs(5))?;
+            connection.pragma_update(None, "foreign_keys", true)
+        });
+        let pool = Pool::builder()
+            .max_size(max_connections)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)?;
+        let connection = pool.get()?;
+        // WAL lets readers (the API) and a writer (the CLI) share the file; the mode is
+        // stored in the file, so setting it once here covers every later connection.
+        let _mode: String =
+            connection.pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))?;
+        connection.execute_batch(SCHEMA)?;
+        drop(connection);
+        Ok(Self { pool })
+    }
+
+    fn connection(&self) -> Result<PooledConnection<SqliteConnectionManager>, UserError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Up to `limit` users (1 to [`MAX_PAGE`]) with an id greater than `after`, by id.
+    ///
+    /// # Errors
+    ///
+    /// [`UserError::Invalid`] for a `limit` out of range; [`UserError::Internal`] if the
+    /// database fails.
+    #[smartasync]
+    pub fn list(&self, after: i64, limit: u32) -> Result<Vec<User>, UserError> {
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(UserError::invalid(format!(
+                "limit must be between 1 and {MAX_PAGE}, got {limit}"
+            )));
+        }
+        let connection = self.connection()?;
+        let mut statement = connection.prepare_cached(
+            "SELECT id, name, email FROM users WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let users = statement
+            .query_map(params![after, limit], user_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(users)
+    }
+
+    /// The user with this id.
+    ///
+    /// # Errors
+    ///
+    /// [`UserError::NotFound`]; [`UserError::Internal`] if the database fails.
+    #[smartasync]
+    pub fn get(&self, id: i64) -> Result<User, UserError> {
+        let connection = self.connection()?;
+        connection
+            .prepare_cached("SELECT id, name, email FROM users WHERE id = ?1")?
+            .query_row(params![id], user_from_row)
+            .optional()?
+            .ok_or(UserError::NotFound { id })
+    }
+
+    /// Stores a new user and returns it with its id.
+    ///
+    /// # Errors
+    ///
+    /// [`UserError::Invalid`] for a bad name or email; [`UserError::DuplicateEmail`];
+    /// [`UserError::Internal`] if the database fails.
+    #[smartasync]
+    pub fn create(&self, new: &NewUser) -> Result<User, UserError> {
+        let (name, email) = new.validated()?;
+        let connection = self.connection()?;
+        connection
+            .prepare_cached(
+                "INSERT INTO users (name, email) VALUES (?1, ?2) RETURNING id, name, email",
+            )?
+            .query_row(params![name, email], user_from_row)
+            .map_err(|error| write_error(error, &email))
+    }
+
+    /// Replaces the name and email of the user with this id, and returns the result.
+    ///
+    /// # Errors
+    ///
+    /// [`UserError::NotFound`]; [`UserError::Invalid`] for a bad name or email;
+    /// [`UserError::DuplicateEmail`] if another user has the email;
+    /// [`UserError::Internal`] if the database fails.
+    #[smartasync]
+    pub fn update(&self, id: i64, new: &NewUser) -> Result<User, UserError> {
+        let (name, email) = new.validated()?;
+        let connection = self.connection()?;
+        connection
+            .prepare_cached(
+                "UPDATE users SET name = ?2, email = ?3 WHERE id = ?1 RETURNING id, name, email",
+            )?
+            .query_row(params![id, name, email], user_from_row)
+            .optional()
+            .map_err(|error| write_error(error, &email))?
+            .ok_or(UserError::NotFound { id })
+    }
+
+    /// Deletes the user with this id.
+    ///
+    /// # Errors
+    ///
+    /// [`UserError::NotFound`]; [`UserError::Internal`] if the database fails.
+    #[smartasync]
+    pub fn delete(&self, id: i64) -> Result<(), UserError> {
+        let connection = self.connection()?;
+        let deleted = connection
+            .prepare_cached("DELETE FROM users WHERE id = ?1")?
+            .execute(params![id])?;
+        if deleted == 0 {
+            return Err(UserError::NotFound { id });
+        }
+        Ok(())
+    }
+
+    /// A deliberately heavy query standing in for an expensive report: it walks `work` rows
+    /// of a recursive CTE (about 10 ms per 100 000 rows on a laptop core).
+    ///
+    /// # Errors
+    ///
+    /// [`UserError::Invalid`] above [`MAX_REPORT_WORK`]; [`UserError::Internal`] if the
+    /// database fails.
+    #[smartasync]
+    pub fn report(&self, work: u32) -> Result<Report, UserError> {
+        if work > MAX_REPORT_WORK {
+            return Err(UserError::invalid(format!(
+                "work must be at most {MAX_REPORT_WORK}, got {work}"
+            )));
+        }
+        let connection = self.connection()?;
+        let (users, checksum) = connection
+            .prepare_cached(
+                "WITH RECURSIVE walk(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM walk WHERE n < ?1)
+                 SELECT (SELECT count(*) FROM users), coalesce(sum(n * 31 % 1009), 0)
+                 FROM walk WHERE ?1 > 0",
+            )?
+            .query_row(params![work], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(Report {
+            users,
+            work,
+            checksum,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// HTTP
+// ---------------------------------------------------------------------------------------
+
+/// An error response: a status and a JSON body `{"error": "<message>"}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The response status.
+    pub status: StatusCode,
+    /// The message sent to the client.
+    pub message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(serde_json::json!({ "error": self.message })),
+        )
+            .into_response()
+    }
+}
+
+impl From<UserError> for ApiError {
+    fn from(error: UserError) -> Self {
+        let status = error.status();
+        if let UserError::Internal(_) = error {
+            // The details are for the operator, not the client.
+            tracing::error!(error = %error, "user store failure");
+            return Self::new(status, "internal error");
+        }
+        Self::new(status, error.to_string())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        Self::new(rejection.status(), rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::new(rejection.status(), rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::new(rejection.status(), rejection.body_text())
+    }
+}
+
+/// Axum's `Json` extractor, rejecting with an [`ApiError`] (a JSON message) instead of
+/// plain text: 400 for malformed JSON, 422 for missing or mistyped fields, 415 without a
+/// JSON content type, 413 over [`MAX_BODY_BYTES`].
+#[derive(Debug, Clone)]
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Json(value) = Json::<T>::from_request(request, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// The user id in a `/users/{id}` path; anything but an `i64` is a 400 with a JSON message.
+#[derive(Debug, Clone, Copy)]
+pub struct UserId(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for UserId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(id) =
+            axum::extract::Path::<i64>::from_request_parts(parts, state).await?;
+        Ok(Self(id))
+    }
+}
+
+/// Axum's `Query` extractor, rejecting with an [`ApiError`] (400 and a JSON message).
+#[derive(Debug, Clone)]
+pub struct QueryArgs<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryArgs<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Query(value) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// Query string of `GET /users`: `?after=<id>&limit=<n>`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only users with a greater id (default 0).
+    #[serde(default)]
+    pub after: i64,
+    /// Page size (default 100, at most [`MAX_PAGE`]).
+    #[serde(default = "default_limit")]
+    pub limit: u32,
+}
+
+fn default_limit() -> u32 {
+    100
+}
+
+/// Query string of `GET /report`: `?work=<rows>`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    /// Rows to walk (default 100 000, at most [`MAX_REPORT_WORK`]).
+    #[serde(default = "default_work")]
+    pub work: u32,
+}
+
+fn default_work() -> u32 {
+    100_000
+}
+
+/// `GET /health`: answers at once, touching no database.
+pub async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn list_users(
+    State(store): State<UserStore>,
+    QueryArgs(query): QueryArgs<ListQuery>,
+) -> Result<Json<Vec<User>>, ApiError> {
+    Ok(Json(store.list_async(query.after, query.limit).await?))
+}
+
+async fn create_user(
+    State(store): State<UserStore>,
+    JsonBody(new): JsonBody<NewUser>,
+) -> Result<Response, ApiError> {
+    let user = store.create_async(&new).await?;
+    let location = format!("/users/{}", user.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(user),
+    )
+        .into_response())
+}
+
+async fn get_user(
+    State(store): State<UserStore>,
+    UserId(id): UserId,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(store.get_async(id).await?))
+}
+
+async fn update_user(
+    State(store): State<UserStore>,
+    UserId(id): UserId,
+    JsonBody(new): JsonBody<NewUser>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(store.update_async(id, &new).await?))
+}
+
+async fn delete_user(
+    State(store): State<UserStore>,
+    UserId(id): UserId,
+) -> Result<StatusCode, ApiError> {
+    store.delete_async(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn report(
+    State(store): State<UserStore>,
+    QueryArgs(query): QueryArgs<ReportQuery>,
+) -> Result<Json<Report>, ApiError> {
+    Ok(Json(store.report_async(query.work).await?))
+}
+
+async fn no_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("no route for {method} {}", uri.path()),
+    )
+}
+
+async fn wrong_method(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
+/// The users API:
+///
+/// | route | answer |
+/// |---|---|
+/// | `GET /health` | 200 `{"status":"ok"}` |
+/// | `GET /users?after=&limit=` | 200, a page of users by id |
+/// | `POST /users` `{"name","email"}` | 201 and the user (with a `Location`); 409 duplicate email; 422 invalid |
+/// | `GET /users/{id}` | 200; 404 |
+/// | `PUT /users/{id}` `{"name","email"}` | 200; 404; 409; 422 |
+/// | `DELETE /users/{id}` | 204; 404 |
+/// | `GET /report?work=` | 200, the result of a deliberately slow query |
+///
+/// Every error has a JSON body `{"error": "..."}`.
+pub fn router(store: UserStore) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/users", get(list_users).post(create_user))
+        .route(
+            "/users/{id}",
+            get(get_user).put(update_user).delete(delete_user),
+        )
+        .route("/report", get(report))
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(store)
+}
+
+/// Serves [`router`] on `listener` until `shutdown` completes; in-flight requests are
+/// allowed to finish.
+///
+/// # Errors
+///
+/// If the server fails to accept connections.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    store: UserStore,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(store))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Binds a loopback listener on an ephemeral port and serves [`router`] on a task of the
+/// current runtime; returns the bound address. For tests and the load example.
+///
+/// # Errors
+///
+/// If no loopback port can be bound.
+pub async fn spawn_server(router: Router) -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            tracing::error!(%error, "users API server stopped");
+        }
+    });
+    Ok(addr)
+}
