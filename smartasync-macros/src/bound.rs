@@ -3,7 +3,7 @@
 //! `#[smartasync]` (their `#[diagnostic::on_unimplemented]` messages), at the user's type.
 
 use proc_macro2::{Group, Span, TokenStream, TokenTree};
-use quote::quote;
+use quote::{quote, ToTokens};
 use syn::punctuated::Punctuated;
 use syn::visit_mut::{self, VisitMut};
 use syn::{
@@ -12,6 +12,15 @@ use syn::{
 };
 
 use crate::lifetime;
+
+/// The span of the last token of `ty`. A bound whose own tokens carry it is reported by
+/// rustc over the whole type, from its first token (which keeps its span) to this one.
+pub fn end_span(ty: &Type) -> Span {
+    ty.to_token_stream()
+        .into_iter()
+        .last()
+        .map_or_else(Span::call_site, |token| token.span())
+}
 
 /// `ty: Helper`, spanned at `span`; for a type that mentions `impl Trait`, which a `where`
 /// clause cannot name, the bound is added to each `impl` in `ty` instead.

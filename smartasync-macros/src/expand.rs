@@ -153,12 +153,17 @@ fn offloaded_entry(plan: &Plan<'_>, crossing: Option<&Crossing>) -> TokenStream 
         let hidden = Ident::new("__smartasync_self", Span::mixed_site());
         let (mut ty, helper, take, value) = match crossing {
             Crossing::Shared(ty) => (
-                ty.clone(),
+                (**ty).clone(),
                 "SharedReceiver",
-                quote!(#krate::__private::share(#self_token)),
-                quote!(&#hidden),
+                quote!(#krate::__private::Shared::new(#self_token)),
+                quote!(#krate::__private::Shared::lend(&#hidden)),
             ),
-            Crossing::Moved(ty) => (ty.clone(), "Movable", quote!(#self_token), quote!(#hidden)),
+            Crossing::Moved(ty) => (
+                (**ty).clone(),
+                "Movable",
+                quote!(#krate::__private::Moved::new(#self_token)),
+                quote!(#krate::__private::Moved::into_inner(#hidden)),
+            ),
         };
         predicates.extend(bound::require(&mut ty, krate, helper, self_token.span));
         prelude.extend(quote!(let #hidden = #take;));
@@ -180,7 +185,8 @@ fn offloaded_entry(plan: &Plan<'_>, crossing: Option<&Crossing>) -> TokenStream 
                     "Movable",
                     param.span(),
                 ));
-                values.push(quote!(#name));
+                prelude.extend(quote!(let #name = #krate::__private::Moved::new(#name);));
+                values.push(quote!(#krate::__private::Moved::into_inner(#name)));
             }
             Passing::Copied => {
                 if let Type::Reference(reference) = &mut *input.ty {
@@ -191,7 +197,7 @@ fn offloaded_entry(plan: &Plan<'_>, crossing: Option<&Crossing>) -> TokenStream 
                         param.span(),
                     ));
                 }
-                prelude.extend(quote!(let #name = #krate::__private::copy(#name);));
+                prelude.extend(quote!(let #name = #krate::__private::Copied::new(#name);));
                 values.push(quote!(#krate::__private::Copied::lend(&#name)));
             }
         }
@@ -203,7 +209,7 @@ fn offloaded_entry(plan: &Plan<'_>, crossing: Option<&Crossing>) -> TokenStream 
     };
     let output_span = match &function.sig.output {
         ReturnType::Default => name.span(),
-        ReturnType::Type(arrow, ty) => ty_span(ty, arrow.spans[0]),
+        ReturnType::Type(_, ty) => bound::end_span(ty),
     };
     predicates.extend(bound::require(
         &mut output,
@@ -211,18 +217,17 @@ fn offloaded_entry(plan: &Plan<'_>, crossing: Option<&Crossing>) -> TokenStream 
         "Returnable",
         output_span,
     ));
-    let pinned = pinned_output(&function.sig.output);
-    let unblock = match &pinned {
-        Some(output) => quote!(#krate::__private::unblock::<_, #output>),
-        None => quote!(#krate::__private::unblock),
+    let offload = match pinned_output(&function.sig.output) {
+        Some(output) => quote!(#krate::__private::offload::<_, #output>),
+        None => quote!(#krate::__private::offload),
     };
     let call = match receiver_value {
-        Some(receiver) => quote!(#unblock(move || Self::#name(#receiver, #(#values),*))),
+        Some(receiver) => quote!(#offload(move || Self::#name(#receiver, #(#values),*))),
         None => {
             attrs.extend(inner_as_outer(function));
             let pats = plan.params.iter().map(|param| &param.arg.pat);
             let block = function.body.as_block(quote!(#(let #pats = #values;)*));
-            quote!(#unblock(move || #block))
+            quote!(#offload(move || #block))
         }
     };
     sig.output = ReturnType::Default;
@@ -292,13 +297,13 @@ fn rename_params(sig: &mut Signature, plan: &Plan<'_>) {
             }
             FnArg::Typed(arg) => {
                 if let Some(param) = params.next() {
-                    arg.pat = Box::new(Pat::Ident(PatIdent {
+                    *arg.pat = Pat::Ident(PatIdent {
                         attrs: Vec::new(),
                         by_ref: None,
                         mutability: None,
                         ident: param.name.clone(),
                         subpat: None,
-                    }));
+                    });
                 }
             }
         }
@@ -314,13 +319,6 @@ fn pinned_output(output: &ReturnType) -> Option<TokenStream> {
         ReturnType::Type(_, ty) if lifetime::has_impl_trait(ty) => None,
         ReturnType::Type(_, ty) => Some(ty.to_token_stream()),
     }
-}
-
-fn ty_span(ty: &Type, fallback: Span) -> Span {
-    ty.to_token_stream()
-        .into_iter()
-        .next()
-        .map_or(fallback, |token| token.span())
 }
 
 /// The body's inner attributes (`#![allow(..)]`), which must become outer attributes of a

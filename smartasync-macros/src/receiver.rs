@@ -2,7 +2,7 @@
 
 use std::fmt::Display;
 
-use quote::{quote, ToTokens};
+use quote::quote;
 use syn::{Error, Receiver, Type};
 
 use crate::lifetime;
@@ -11,9 +11,9 @@ use crate::lifetime;
 pub enum Crossing {
     /// `&self`, `self: &Arc<Self>`: the referent (`Self`, `Arc<Self>`) is cloned at call
     /// time and lent back to the body.
-    Shared(Type),
+    Shared(Box<Type>),
     /// `self`, `mut self`, `self: Arc<Self>`, `self: Box<Self>`: moved.
-    Moved(Type),
+    Moved(Box<Type>),
 }
 
 /// Classifies `receiver` for an offloaded body, or says which token makes it impossible.
@@ -30,12 +30,12 @@ pub fn crossing(receiver: &Receiver) -> syn::Result<Crossing> {
         if let Some(span) = lifetime::first_borrow(&reference.elem) {
             return Err(Error::new(span, refusal("a receiver that borrows")));
         }
-        return Ok(Crossing::Shared((*reference.elem).clone()));
+        return Ok(Crossing::Shared(reference.elem.clone()));
     }
     if let Some(span) = lifetime::first_borrow(ty) {
         return Err(Error::new(span, refusal("a receiver that borrows")));
     }
-    Ok(Crossing::Moved(ty.clone()))
+    Ok(Crossing::Moved(Box::new(ty.clone())))
 }
 
 fn refusal(what: impl Display) -> String {
@@ -45,12 +45,4 @@ fn refusal(what: impl Display) -> String {
          ways out: take `&self` and keep mutable state behind a `Mutex` (interior mutability), \
          take `self: Arc<Self>`, write the body as `async fn`, or use `#[smartasync(in_place)]`"
     )
-}
-
-impl ToTokens for Crossing {
-    fn to_tokens(&self, tokens: &mut proc_macro2::TokenStream) {
-        match self {
-            Crossing::Shared(ty) | Crossing::Moved(ty) => ty.to_tokens(tokens),
-        }
-    }
 }

@@ -3,7 +3,6 @@
 
 use proc_macro2::Span;
 use quote::{format_ident, quote};
-use syn::spanned::Spanned;
 use syn::{Error, FnArg, Ident, Pat, PatType, Path, Receiver, ReturnType, Type};
 
 use crate::args::Args;
@@ -232,7 +231,8 @@ pub fn async_name(ident: &Ident) -> Ident {
 }
 
 impl Param<'_> {
+    /// Where a failed bound on the argument's type points: the whole type.
     pub fn span(&self) -> Span {
-        self.arg.ty.span()
+        crate::bound::end_span(&self.arg.ty)
     }
 }

@@ -6,6 +6,7 @@
 //! user's own token.
 
 use std::borrow::Borrow;
+use std::future::Future;
 use std::marker::PhantomData;
 
 pub use crate::block_on::block_on;
@@ -21,20 +22,56 @@ where
     block_on(future)
 }
 
-/// Required of `Self` when the async entry of a `fn` body takes `&self`.
+// The helper traits have no supertraits but `'static` (which the signature rules already
+// guarantee syntactically): a failed requirement on a concrete type is then reported with
+// the trait's own message at the user's type, instead of rustc's message for the
+// elaborated `Send` or `Clone`. What generic code needs to know about the value that crosses
+// (that it is `Send + 'static`) comes from the associated type's bounds instead, and the
+// wrappers below give the value back as the type the body expects.
+
+/// Required of `Self` (or `Arc<Self>` for `self: &Arc<Self>`) when the async entry of a `fn`
+/// body takes `&self`.
 #[diagnostic::on_unimplemented(
     message = "`#[smartasync]` cannot clone `{Self}` into the blocking pool",
     label = "the `_async` entry of a `fn` body taking `&self` needs `{Self}: Clone + Send + Sync + 'static`",
     note = "the body runs on another thread, so the `_async` entry clones `self` when it is called",
     note = "ways out: make the type a cheap `Clone` handle (state behind `Arc`), take `self: Arc<Self>`, write the body as `async fn`, or use `#[smartasync(in_place)]`"
 )]
-pub trait SharedReceiver: Clone + Send + Sync + 'static {}
+pub trait SharedReceiver: 'static {
+    /// The clone that crosses to the blocking pool.
+    type Shared: Borrow<Self> + Send + 'static;
 
-impl<T: Clone + Send + Sync + 'static> SharedReceiver for T {}
+    /// Takes the clone.
+    fn share(&self) -> Self::Shared;
+}
 
-/// Clones `&self` for the async entry of a `fn` body.
-pub fn share<T: SharedReceiver>(receiver: &T) -> T {
-    receiver.clone()
+impl<T: Clone + Send + Sync + 'static> SharedReceiver for T {
+    type Shared = T;
+
+    fn share(&self) -> T {
+        self.clone()
+    }
+}
+
+/// A clone of `&self`, lent back to the body as `&Self`.
+pub struct Shared<T: SharedReceiver> {
+    clone: T::Shared,
+    receiver: PhantomData<fn() -> T>,
+}
+
+impl<T: SharedReceiver> Shared<T> {
+    /// Clones the receiver when the async entry is called.
+    pub fn new(receiver: &T) -> Self {
+        Self {
+            clone: receiver.share(),
+            receiver: PhantomData,
+        }
+    }
+
+    /// The clone, borrowed as the receiver's type.
+    pub fn lend(&self) -> &T {
+        self.clone.borrow()
+    }
 }
 
 /// Required of every value moved into the blocking pool: `self` by value, owned arguments.
@@ -44,9 +81,49 @@ pub fn share<T: SharedReceiver>(receiver: &T) -> T {
     note = "the body runs on another thread, so the `_async` entry moves its arguments there",
     note = "ways out: pass a `Send` type (`Arc` instead of `Rc`, owned data instead of borrows), write the body as `async fn`, or use `#[smartasync(in_place)]`"
 )]
-pub trait Movable: Send + 'static {}
+pub trait Movable: Sized + 'static {
+    /// The form in which the value crosses.
+    type Moved: Send + 'static;
 
-impl<T: Send + 'static> Movable for T {}
+    /// Packs the value to cross.
+    fn pack(self) -> Self::Moved;
+
+    /// Unpacks it on the other side.
+    fn unpack(moved: Self::Moved) -> Self;
+}
+
+impl<T: Send + 'static> Movable for T {
+    type Moved = T;
+
+    fn pack(self) -> T {
+        self
+    }
+
+    fn unpack(moved: T) -> T {
+        moved
+    }
+}
+
+/// A value on its way to the blocking pool.
+pub struct Moved<T: Movable> {
+    value: T::Moved,
+    marker: PhantomData<fn() -> T>,
+}
+
+impl<T: Movable> Moved<T> {
+    /// Takes the value when the async entry is called.
+    pub fn new(value: T) -> Self {
+        Self {
+            value: value.pack(),
+            marker: PhantomData,
+        }
+    }
+
+    /// Gives the value to the body.
+    pub fn into_inner(self) -> T {
+        T::unpack(self.value)
+    }
+}
 
 /// Required of `T` for a `&T` argument of the async entry of a `fn` body.
 #[diagnostic::on_unimplemented(
@@ -82,17 +159,17 @@ pub struct Copied<T: ?Sized + Copyable> {
 }
 
 impl<T: ?Sized + Copyable> Copied<T> {
+    /// Takes the copy when the async entry is called.
+    pub fn new(argument: &T) -> Self {
+        Self {
+            owned: argument.copy(),
+            referent: PhantomData,
+        }
+    }
+
     /// The copy, borrowed as the argument's type.
     pub fn lend(&self) -> &T {
         self.owned.borrow()
-    }
-}
-
-/// Takes the owned copy of a `&T` argument when the async entry is called.
-pub fn copy<T: ?Sized + Copyable>(argument: &T) -> Copied<T> {
-    Copied {
-        owned: argument.copy(),
-        referent: PhantomData,
     }
 }
 
@@ -103,6 +180,44 @@ pub fn copy<T: ?Sized + Copyable>(argument: &T) -> Copied<T> {
     note = "the body runs on another thread and its result is sent back to the awaiting task",
     note = "ways out: return a `Send` type (`Arc` instead of `Rc`), write the body as `async fn`, or use `#[smartasync(in_place)]`"
 )]
-pub trait Returnable: Send + 'static {}
+pub trait Returnable: Sized + 'static {
+    /// The form in which the value crosses back.
+    type Returned: Send + 'static;
 
-impl<T: Send + 'static> Returnable for T {}
+    /// Packs the result to cross back.
+    fn pack(self) -> Self::Returned;
+
+    /// Unpacks it in the awaiting task.
+    fn unpack(returned: Self::Returned) -> Self;
+}
+
+impl<T: Send + 'static> Returnable for T {
+    type Returned = T;
+
+    fn pack(self) -> T {
+        self
+    }
+
+    fn unpack(returned: T) -> T {
+        returned
+    }
+}
+
+struct Returned<T: Returnable> {
+    value: T::Returned,
+    marker: PhantomData<fn() -> T>,
+}
+
+/// The async entry of a `fn` body: [`unblock`] for a body whose output is only known to be
+/// [`Returnable`].
+pub fn offload<F, T>(body: F) -> impl Future<Output = T> + Send + 'static
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Returnable,
+{
+    let task = unblock(move || Returned {
+        value: body().pack(),
+        marker: PhantomData::<fn() -> T>,
+    });
+    async move { T::unpack(task.await.value) }
+}

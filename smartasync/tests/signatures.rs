@@ -43,6 +43,7 @@ impl Service {
         format!("{name}{}", self.base)
     }
 
+    #[allow(clippy::needless_arbitrary_self_type)]
     #[smartasync]
     fn typed_shared(self: &Self) -> u32 {
         self.base
@@ -64,6 +65,7 @@ impl Service {
         self.base * 2
     }
 
+    #[allow(clippy::boxed_local)]
     #[smartasync]
     fn boxed(self: Box<Self>) -> u32 {
         self.base * 3
@@ -76,7 +78,10 @@ impl Service {
     }
 
     #[smartasync]
-    fn generic<T: Display + Send + 'static>(&self, value: T, list: Vec<T>) -> String {
+    fn generic<T>(&self, value: T, list: Vec<T>) -> String
+    where
+        T: Display + Send + 'static,
+    {
         format!("{value}/{}", list.len())
     }
 
@@ -207,7 +212,10 @@ async fn free_async_body(values: &[u32]) -> u32 {
 }
 
 #[smartasync]
-fn free_generic<T: Into<u64>>(value: T) -> u64 {
+fn free_generic<T>(value: T) -> u64
+where
+    T: Into<u64>,
+{
     value.into() + 1
 }
 
@@ -293,7 +301,9 @@ fn blocking_entries_run_the_written_bodies() {
     let mut counter = 0;
     free_in_place(&mut counter);
     assert_eq!(counter, 1);
-    let repo = generic_impl::Repo { backend: "b".to_owned() };
+    let repo = generic_impl::Repo {
+        backend: "b".to_owned(),
+    };
     assert_eq!(repo.describe("!"), "b!");
     assert_eq!(repo.describe_later("?"), "b?");
     assert_eq!(repo.replace("c".to_owned()).backend, "c");
@@ -318,9 +328,7 @@ async fn async_entries_run_the_written_bodies() {
     assert_eq!(Arc::new(service.clone()).arc_async().await, 20);
     assert_eq!(Box::new(service.clone()).boxed_async().await, 30);
     assert_eq!(
-        service
-            .patterns_async((1, 2), vec![3], 0, Wrapper(4))
-            .await,
+        service.patterns_async((1, 2), vec![3], 0, Wrapper(4)).await,
         20
     );
     assert_eq!(service.generic_async(5u8, vec![1, 2]).await, "5/2");
@@ -354,7 +362,9 @@ async fn async_entries_run_the_written_bodies() {
     let mut counter = 0;
     free_in_place_async(&mut counter).await;
     assert_eq!(counter, 1);
-    let repo = generic_impl::Repo { backend: "b".to_owned() };
+    let repo = generic_impl::Repo {
+        backend: "b".to_owned(),
+    };
     assert_eq!(repo.describe_async("!").await, "b!");
     assert_eq!(repo.describe_later_async("?").await, "b?");
     assert_eq!(repo.replace_async("c".to_owned()).await.backend, "c");

@@ -1,0 +1,133 @@
+//! Generated items stay clean under the strictest lint sets (rustc's here, clippy's when
+//! `cargo clippy --all-targets` checks this file): users who deny warnings can annotate
+//! their code without allowing anything.
+#![deny(
+    warnings,
+    clippy::all,
+    clippy::pedantic,
+    unused_qualifications,
+    missing_docs
+)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use smartasync::smartasync;
+
+/// Items as a library would publish them.
+pub mod library {
+    use super::{Arc, Path, smartasync};
+
+    /// A cheap handle to a service.
+    #[derive(Clone, Debug, Default)]
+    pub struct Service {
+        base: u32,
+    }
+
+    /// An error.
+    #[derive(Debug, PartialEq, Eq)]
+    pub struct Failure;
+
+    impl Service {
+        /// Creates the service.
+        ///
+        /// # Errors
+        ///
+        /// When `url` is not a number.
+        #[smartasync]
+        pub fn open(url: &str) -> Result<Self, Failure> {
+            url.parse().map(|base| Self { base }).map_err(|_| Failure)
+        }
+
+        /// Connects.
+        ///
+        /// # Errors
+        ///
+        /// When `url` is not a number.
+        #[smartasync]
+        pub async fn connect(url: &str) -> Result<Self, Failure> {
+            tokio::task::yield_now().await;
+            url.parse().map(|base| Self { base }).map_err(|_| Failure)
+        }
+
+        /// Reads.
+        #[must_use]
+        #[smartasync]
+        pub fn read(&self, key: &str, path: &Path) -> String {
+            format!("{key}{}{}", self.base, path.display())
+        }
+
+        /// Reads later.
+        #[must_use]
+        #[smartasync]
+        pub async fn fetch(&self, key: &str) -> String {
+            tokio::task::yield_now().await;
+            format!("{key}{}", self.base)
+        }
+
+        /// Writes.
+        #[smartasync]
+        pub async fn write(&mut self, base: u32) {
+            tokio::task::yield_now().await;
+            self.base = base;
+        }
+
+        /// Consumes a shared handle.
+        #[must_use]
+        #[smartasync]
+        pub fn shared(self: Arc<Self>, extra: u32) -> u32 {
+            self.base + extra
+        }
+
+        /// Adjusts in place.
+        #[smartasync(in_place)]
+        pub fn adjust(&mut self, by: u32) {
+            self.base += by;
+        }
+
+        /// Sums a pattern.
+        #[must_use]
+        #[smartasync]
+        pub fn pair(&self, (left, right): (u32, u32)) -> u32 {
+            left + right + self.base
+        }
+    }
+
+    /// Sums.
+    #[must_use]
+    #[smartasync]
+    pub fn sum(values: &[u32]) -> u32 {
+        values.iter().sum()
+    }
+
+    /// Sums later.
+    #[must_use]
+    #[smartasync]
+    pub async fn sum_later(values: Vec<u32>) -> u32 {
+        tokio::task::yield_now().await;
+        values.iter().sum()
+    }
+}
+
+#[test]
+fn linted_items_work() {
+    use library::{Service, sum, sum_async, sum_later, sum_later_async};
+
+    let mut service = Service::open("1").expect("a number");
+    assert_eq!(Service::connect("x").map(|_| ()), Err(library::Failure));
+    assert_eq!(service.read("k", Path::new("p")), "k1p");
+    assert_eq!(service.fetch("k"), "k1");
+    service.write(2);
+    assert_eq!(Arc::new(service.clone()).shared(1), 3);
+    assert_eq!(service.pair((1, 1)), 4);
+    assert_eq!(sum(&[1, 2]), 3);
+    assert_eq!(sum_later(vec![1, 2]), 3);
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        let mut service = Service::open_async("1").await.expect("a number");
+        assert_eq!(service.read_async("k", Path::new("p")).await, "k1p");
+        service.adjust_async(1).await;
+        assert_eq!(service.fetch_async("k").await, "k2");
+        assert_eq!(sum_async(&[1, 2]).await + sum_later_async(vec![3]).await, 6);
+    });
+}

@@ -1,0 +1,8 @@
+use smartasync::smartasync;
+
+#[smartasync]
+struct Service;
+
+fn main() {
+    let _ = Service;
+}

@@ -1,0 +1,6 @@
+use smartasync::smartasync;
+
+#[smartasync]
+fn printf(format: *const u8, ...) {}
+
+fn main() {}
