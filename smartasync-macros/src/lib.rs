@@ -1,8 +1,8 @@
 //! The `#[smartasync]` attribute. Depend on the `smartasync` crate, which re-exports it and
 //! owns everything the generated code calls; its documentation describes the attribute.
 //!
-//! One pipeline: [`parse`] reads the item, [`args`] the attribute's arguments, [`valid`]
-//! checks the signature against what each entry needs and plans the expansion, [`expand`]
+//! One pipeline: `parse` reads the item, `args` the attribute's arguments, `valid`
+//! checks the signature against what each entry needs and plans the expansion, `expand`
 //! writes the pair. Every step returns `syn::Result`; the error becomes tokens here, once,
 //! next to the item as written so that one mistake does not cascade.
 #![forbid(unsafe_code)]
@@ -140,7 +140,7 @@ use proc_macro::TokenStream;
 /// ## `in_place`
 ///
 /// `#[smartasync(in_place)]` on a `fn` body makes the async entry an `async fn` that runs
-/// the body on the awaiting thread: with [`tokio::task::block_in_place`] on a multi-thread
+/// the body on the awaiting thread: with `tokio::task::block_in_place` on a multi-thread
 /// runtime, inline elsewhere. There are no `Clone`, `Send` or `'static` demands, and
 /// `&mut self` and borrowed arguments and results are allowed. The price: the awaiting task
 /// makes no progress on its other branches (`join!`, `select!`) meanwhile, and on a
