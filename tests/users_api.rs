@@ -585,3 +585,24 @@ async fn slow_query_does_not_stall_a_current_thread_server() {
     assert_eq!(report["work"], 3_000_000);
     assert_eq!(report["users"], 0);
 }
+
+/// A real server fault (here the table vanished under the store) is the one 500, and its
+/// details stay in the server's log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_failures_are_500_without_details() {
+    let db = TempDb::new("fault");
+    let base = start(&db).await;
+    let http = client();
+    let path = db.0.clone();
+    tokio::task::spawn_blocking(move || {
+        let connection = rusqlite::Connection::open(path).unwrap();
+        connection.execute_batch("DROP TABLE users").unwrap();
+    })
+    .await
+    .unwrap();
+    let response = http.get(format!("{base}/users")).send().await.unwrap();
+    let message = expect_error(response, StatusCode::INTERNAL_SERVER_ERROR).await;
+    assert_eq!(message, "internal error");
+    let health = http.get(format!("{base}/health")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+}
