@@ -176,3 +176,8 @@ pub use crate::block_on::block_on;
 pub use crate::in_place::in_place;
 pub use crate::unblock::unblock;
 pub use smartasync_macros::smartasync;
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
