@@ -8,9 +8,13 @@
 //! - **blocking**: a naive router whose `/report` handler calls `store.report(work)` straight
 //!   inside the async handler, so the query holds a worker thread for its whole length.
 //!
-//! Each server gets the same load: a few clients sending slow `/report` requests back to
-//! back (a recursive CTE calibrated to take about 30 ms), while a prober measures the
-//! latency of the cheap `/health` endpoint. The last line printed is
+//! Each server gets the same load: two clients sending slow `/report` requests back to back
+//! (a recursive CTE calibrated to take about 30 ms), while a prober measures the latency of
+//! the cheap `/health` endpoint. Each store's pool has half as many connections as the
+//! machine has cores (at least 1): the pool is what bounds how many queries run at once,
+//! so the offloaded queries cannot take every core from the async workers. The naive server
+//! gains nothing from it: its workers block on the query or on the pool, either way
+//! unable to answer `/health`. The last line printed is
 //!
 //! ```text
 //! load: p99_ms_smartasync=<float> p99_ms_blocking=<float> requests=<n>
@@ -19,7 +23,8 @@
 //! where `requests` counts every HTTP request answered in both runs. The target: the
 //! smartasync p99 stays under 10 ms and the blocking one is at least 5 times worse; the
 //! exit status is 1 if a target is missed. Everything is bounded: each run lasts
-//! `--seconds` (default 3) and at most a few thousand requests; loopback only.
+//! `--seconds` (default 3, at most 10) and at most a few thousand requests; loopback only.
+//! Flags `--slow-clients`, `--slow-ms` and `--connections` change the load.
 //!
 //! ```text
 //! cargo run --release --example users_load
@@ -38,11 +43,11 @@ use smartasync_examples::users::{self, ApiError, QueryArgs, Report, ReportQuery,
 /// Measure /health latency under slow queries, with and without `_async`.
 #[derive(Debug, Parser)]
 struct Args {
-    /// Length of each of the two runs, in seconds (1 to 20).
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=20))]
+    /// Length of each of the two runs, in seconds (1 to 10).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=10))]
     seconds: u64,
     /// Clients sending slow requests back to back (1 to 16).
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=16))]
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=16))]
     slow_clients: u64,
     /// Target duration of one slow query, in milliseconds (5 to 200).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(5..=200))]
