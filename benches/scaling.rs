@@ -162,6 +162,17 @@ fn current_thread() -> Runtime {
 }
 
 fn scaling(c: &mut Criterion) {
+    // `SCALING_WORKERS=n` sizes the process-wide runtime's worker pool (default: one per
+    // core), to see how its drivers' wake-ups weigh on the smartasync figures.
+    if let Some(workers) = std::env::var("SCALING_WORKERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        smartasync::runtime::Config::new()
+            .worker_threads(workers)
+            .install()
+            .expect("SCALING_WORKERS: a worker count of at least 1, set before first use");
+    }
     let url = start_server();
     let mut group = c.benchmark_group("4_scaling/loopback_http_round_trip");
     group

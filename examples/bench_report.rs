@@ -280,7 +280,7 @@ fn group_2(rows: &mut Vec<Row>, switches: &mut Vec<(String, Option<f64>)>) {
         }
         let path = format!("`foo_async().await`, `fn` body (`&self`, `&str`), {flavor} task");
         for (name, _, batch) in &mut named {
-            if name.contains("spawn_blocking") || name.starts_with("smartasync") {
+            if !name.contains("inline") && !name.contains("block_in_place") {
                 switches.push((format!("{name}, {flavor} task"), switches_per_call(batch)));
             }
         }
