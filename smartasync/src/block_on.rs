@@ -6,10 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
 
 use tokio::runtime::{Handle, RuntimeFlavor};
 
-use crate::context::{self, Mode};
+use crate::context::{self, Mode, Wakeups};
 use crate::runtime;
 
 /// Runs a future to completion on the calling thread and returns its output.
@@ -36,6 +37,11 @@ use crate::runtime;
 /// usually does, are unaffected: they are driven by the process-wide runtime. In async code
 /// prefer the async entry (`foo_async(..).await`), which has no such caveat.
 ///
+/// Tokio also hands some wake-ups to the scheduler of the thread's runtime instead of the
+/// waker (`tokio::task::yield_now` does): on a paused current-thread runtime they would
+/// never arrive. So on such a thread, a future that is not woken is re-polled anyway after
+/// a short wait, starting at 100 µs and doubling up to 10 ms while nothing wakes it.
+///
 /// A closure run directly by `tokio::task::spawn_blocking` (rather than [`unblock`](crate::unblock) or a
 /// generated `_async` entry) on a current-thread runtime cannot be told from that runtime's
 /// own thread, so it is treated like it: the future runs, on the process-wide runtime.
@@ -61,20 +67,33 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     };
     match (context::mode(), handle.runtime_flavor()) {
         // Nested inside our own polling on a thread that a runtime has entered: keep going
-        // here, with whatever runtime the outer call made current.
-        (Mode::PollingHere, _) => poll_here(future),
+        // here, with whatever runtime the outer call made current. Wake-ups are delivered
+        // as long as that runtime is still the one we knew to deliver them.
+        (Mode::PollingHere(wakeups), _) => {
+            let wakeups = match wakeups {
+                Wakeups::Delivered(id) if id == handle.id() => wakeups,
+                _ => Wakeups::MayBeHeld,
+            };
+            poll_here(future, wakeups)
+        }
         (_, RuntimeFlavor::MultiThread) => {
             tokio::task::block_in_place(move || handle.block_on(future))
         }
         (Mode::Offloaded(id), RuntimeFlavor::CurrentThread) if id == handle.id() => {
-            poll_here(future)
+            poll_here(future, Wakeups::Delivered(id))
         }
         _ => {
             let _entered = runtime::handle().enter();
-            poll_here(future)
+            poll_here(future, Wakeups::MayBeHeld)
         }
     }
 }
+
+/// First and longest wait before re-polling a future whose wake-ups a paused scheduler may
+/// be holding back (see [`Wakeups::MayBeHeld`]). The wait doubles while no wake-up comes
+/// and starts over after one.
+const FIRST_RECHECK: Duration = Duration::from_micros(100);
+const LAST_RECHECK: Duration = Duration::from_millis(10);
 
 /// Polls `future` to completion on this thread, parking between polls.
 ///
@@ -82,8 +101,13 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 /// Runs outside the task budget (a foreign executor on a Tokio thread can otherwise be
 /// starved by an exhausted budget that only Tokio's scheduler would reset) and marks the
 /// thread so nested calls come back here.
-fn poll_here<F: Future>(future: F) -> F::Output {
-    let _mode = context::set_mode(Mode::PollingHere);
+///
+/// With [`Wakeups::MayBeHeld`] (the thread of a current-thread runtime), Tokio gives some
+/// wake-ups to that runtime's scheduler instead of the waker (`tokio::task::yield_now`),
+/// and the scheduler cannot run until this returns; so the future is also re-polled after
+/// a wait that grows from [`FIRST_RECHECK`] to [`LAST_RECHECK`] without a wake-up.
+fn poll_here<F: Future>(future: F, wakeups: Wakeups) -> F::Output {
+    let _mode = context::set_mode(Mode::PollingHere(wakeups));
     let mut future = pin!(tokio::task::unconstrained(future));
     let signal = Arc::new(Signal {
         woken: AtomicBool::new(false),
@@ -91,14 +115,26 @@ fn poll_here<F: Future>(future: F) -> F::Output {
     });
     let waker = Waker::from(Arc::clone(&signal));
     let mut cx = Context::from_waker(&waker);
+    let mut recheck = FIRST_RECHECK;
     loop {
         if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
             return output;
         }
         // Each call has its own flag: a nested call parking on this thread may consume the
         // unpark meant for us, but not the flag, so no wake-up is lost.
-        while !signal.woken.swap(false, Ordering::Acquire) {
-            thread::park();
+        match wakeups {
+            Wakeups::Delivered(_) => {
+                while !signal.woken.swap(false, Ordering::Acquire) {
+                    thread::park();
+                }
+            }
+            Wakeups::MayBeHeld => {
+                if signal.wait_for(recheck) {
+                    recheck = FIRST_RECHECK;
+                } else {
+                    recheck = (recheck * 2).min(LAST_RECHECK);
+                }
+            }
         }
     }
 }
@@ -106,6 +142,23 @@ fn poll_here<F: Future>(future: F) -> F::Output {
 struct Signal {
     woken: AtomicBool,
     thread: Thread,
+}
+
+impl Signal {
+    /// Parks until woken or until `timeout` has passed; whether it was woken.
+    fn wait_for(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.woken.swap(false, Ordering::Acquire) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            thread::park_timeout(deadline - now);
+        }
+    }
 }
 
 impl Wake for Signal {

@@ -20,7 +20,21 @@ pub(crate) enum Mode {
     Offloaded(Id),
     /// A future polled by [`crate::block_on`] on this thread while a Tokio runtime is
     /// entered here and cannot be re-entered (the thread of a current-thread runtime).
-    PollingHere,
+    PollingHere(Wakeups),
+}
+
+/// Whether every wake-up of a future polled on this thread reaches its waker.
+///
+/// On the thread of a current-thread runtime, Tokio hands some wake-ups to that runtime's
+/// scheduler to deliver later (`tokio::task::yield_now`, an exhausted task budget): while
+/// [`crate::block_on`] polls there, the scheduler is paused, so they would never arrive.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Wakeups {
+    /// No scheduler can hold them back: a blocking-pool thread of the current-thread runtime
+    /// with this id, as long as that runtime is the current one.
+    Delivered(Id),
+    /// A scheduler may be holding some back: re-poll now and then even without a wake-up.
+    MayBeHeld,
 }
 
 thread_local! {

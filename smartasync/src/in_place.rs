@@ -32,7 +32,7 @@ where
     match Handle::try_current() {
         Ok(handle)
             if handle.runtime_flavor() == RuntimeFlavor::MultiThread
-                && context::mode() != Mode::PollingHere =>
+                && !matches!(context::mode(), Mode::PollingHere(_)) =>
         {
             tokio::task::block_in_place(f)
         }
