@@ -15,8 +15,8 @@ use criterion::{
 };
 use smartasync::smartasync;
 use smartasync_examples::bench_support::{
-    KEY, PingPong, cached_runtime, checksum, current_thread_runtime, multi_thread_runtime,
-    per_call_current_thread, per_call_multi_thread, time_in_task,
+    KEY, OffloadThread, PingPong, cached_runtime, checksum, current_thread_runtime,
+    multi_thread_runtime, per_call_current_thread, per_call_multi_thread, time_in_task,
 };
 use tokio::runtime::Runtime;
 
@@ -160,6 +160,24 @@ fn async_caller_fn_body(c: &mut Criterion) {
                 }
             });
         }
+        // Candidates, not what smartasync does: one warm thread fed through a std channel,
+        // answering through a Tokio oneshot (see BENCHMARKS.md, "Beyond the targets").
+        let offload = OffloadThread::new(Duration::ZERO);
+        bench_in_task(
+            &mut group,
+            &runtime,
+            "candidate: dedicated thread, std channel + oneshot",
+            || {
+                let svc = catalog();
+                let jobs = offload.jobs();
+                move || {
+                    let svc = svc.clone();
+                    let key = KEY.to_owned();
+                    jobs.run(move || svc.find_plain(&key))
+                }
+            },
+        );
+        drop(offload);
         bench_in_task(
             &mut group,
             &runtime,

@@ -290,7 +290,7 @@ fn group_2(rows: &mut Vec<Row>, switches: &mut Vec<(String, Option<f64>)>) {
             labels.push((name, target));
             batches.push(batch);
         }
-        let ns = interleaved(1_000, 15, &mut batches);
+        let ns = interleaved(1_000, 21, &mut batches);
         for ((name, target), baseline_ns) in labels.into_iter().zip(&ns).skip(1) {
             rows.push(row(&path, ns[0], name, *baseline_ns, target));
         }
@@ -325,7 +325,7 @@ fn group_3(rows: &mut Vec<Row>) {
     let plain = svc.clone();
     let ns = interleaved(
         200_000,
-        15,
+        31,
         &mut [
             sync_batch(move |_| svc.find(black_box(KEY))),
             sync_batch(move |_| plain.find_plain(black_box(KEY))),
@@ -341,7 +341,7 @@ fn group_3(rows: &mut Vec<Row>) {
 
     let ns = interleaved(
         200_000,
-        15,
+        31,
         &mut [
             poll_batch(|seed| async move { ready_async(seed).await }),
             poll_batch(|seed| async move { ready_plain(seed).await }),
