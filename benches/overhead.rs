@@ -15,8 +15,9 @@ use criterion::{
 };
 use smartasync::smartasync;
 use smartasync_examples::bench_support::{
-    KEY, OffloadThread, PingPong, cached_runtime, checksum, current_thread_runtime,
-    multi_thread_runtime, per_call_current_thread, per_call_multi_thread, time_in_task,
+    HandoffPool, KEY, OffloadThread, PingPong, cached_runtime, checksum, current_thread_runtime,
+    enter_and_poll, multi_thread_runtime, per_call_current_thread, per_call_multi_thread,
+    time_in_task,
 };
 use tokio::runtime::Runtime;
 
@@ -95,6 +96,9 @@ fn sync_caller_async_body(c: &mut Criterion) {
     });
     group.bench_function("runtime per call, current-thread", |b| {
         b.iter(|| per_call_current_thread(ready_plain(black_box(1))))
+    });
+    group.bench_function("candidate: handle().enter() + own parker", |b| {
+        b.iter(|| enter_and_poll(ready_plain(black_box(1))))
     });
     group.sample_size(10);
     group.bench_function("runtime per call, multi-thread", |b| {
@@ -178,6 +182,22 @@ fn async_caller_fn_body(c: &mut Criterion) {
             },
         );
         drop(offload);
+        let pool = HandoffPool::new();
+        bench_in_task(
+            &mut group,
+            &runtime,
+            "candidate: pool with one-wake-up hand-over",
+            || {
+                let svc = catalog();
+                let pool = pool.handle();
+                move || {
+                    let svc = svc.clone();
+                    let key = KEY.to_owned();
+                    pool.run(move || svc.find_plain(&key))
+                }
+            },
+        );
+        drop(pool);
         bench_in_task(
             &mut group,
             &runtime,

@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 
 use smartasync::smartasync;
 use smartasync_examples::bench_support::{
-    Batch, KEY, OffloadThread, PingPong, Row, Target, cached_runtime, checksum, context_switches,
-    current_thread_runtime, interleaved, multi_thread_runtime, per_call_current_thread,
-    per_call_multi_thread, render, time_in_task,
+    Batch, HandoffPool, KEY, OffloadThread, PingPong, Row, Target, cached_runtime, checksum,
+    context_switches, current_thread_runtime, enter_and_poll, interleaved, multi_thread_runtime,
+    per_call_current_thread, per_call_multi_thread, render, time_in_task,
 };
 
 // The same items as in `benches/overhead.rs`.
@@ -132,6 +132,7 @@ fn group_1(rows: &mut Vec<Row>) {
             sync_batch(|seed| cached_runtime().block_on(ready_plain(seed))),
             sync_batch(move |seed| handle.block_on(ready_plain(seed))),
             sync_batch(|seed| futures::executor::block_on(ready_plain(seed))),
+            sync_batch(|seed| enter_and_poll(ready_plain(seed))),
         ],
     );
     let path = "`foo()`, `async fn` body, ready, no runtime";
@@ -143,6 +144,11 @@ fn group_1(rows: &mut Vec<Row>) {
         ),
         ("cached `Handle::block_on`", ns[2], Target::Info),
         ("`futures::executor::block_on`", ns[3], Target::Info),
+        (
+            "candidate: `handle().enter()` + own parker",
+            ns[4],
+            Target::Info,
+        ),
     ] {
         rows.push(row(path, ns[0], baseline, baseline_ns, target));
     }
@@ -209,6 +215,7 @@ fn group_1(rows: &mut Vec<Row>) {
 /// path makes per call.
 fn group_2(rows: &mut Vec<Row>, switches: &mut Vec<(String, Option<f64>)>) {
     let dedicated = &OffloadThread::new(Duration::ZERO);
+    let pool = &HandoffPool::new();
     let spinning = &OffloadThread::new(Duration::from_micros(50));
     for (flavor, runtime) in [
         ("multi-thread", multi_thread_runtime()),
@@ -260,6 +267,19 @@ fn group_2(rows: &mut Vec<Row>, switches: &mut Vec<(String, Option<f64>)>) {
                 "candidate: same, spinning 50 us before parking",
                 Target::Info,
                 offload_batch(runtime, spinning),
+            ),
+            (
+                "candidate: pool with one-wake-up hand-over",
+                Target::Info,
+                Box::new(move |n| {
+                    let svc = catalog();
+                    let pool = pool.handle();
+                    time_in_task(runtime, n, move || {
+                        let svc = svc.clone();
+                        let key = KEY.to_owned();
+                        pool.run(move || svc.find_plain(&key))
+                    })
+                }),
             ),
         ];
         if flavor == "multi-thread" {

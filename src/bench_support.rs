@@ -9,8 +9,10 @@
 use std::fmt::Write as _;
 use std::future::Future;
 use std::hint::black_box;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -264,6 +266,172 @@ impl Drop for OffloadThread {
     }
 }
 
+/// A pool shaped like the proposal in BENCHMARKS.md: idle workers wait on their own parker,
+/// a job goes straight to one of them, and the idle list's lock is released before the
+/// unpark, so a hand-over is one wake-up. Grows when no worker is idle; workers exit when the
+/// pool is dropped.
+pub struct HandoffPool {
+    shared: Arc<PoolShared>,
+}
+
+struct PoolShared {
+    idle: Mutex<Vec<Arc<Slot>>>,
+    closed: AtomicBool,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+struct Slot {
+    job: Mutex<Option<Job>>,
+    thread: thread::Thread,
+}
+
+impl HandoffPool {
+    /// An empty pool; workers start on demand.
+    pub fn new() -> Self {
+        Self {
+            shared: Arc::new(PoolShared {
+                idle: Mutex::new(Vec::new()),
+                closed: AtomicBool::new(false),
+                threads: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// A handle that submits jobs to the pool.
+    pub fn handle(&self) -> PoolHandle {
+        PoolHandle(Arc::clone(&self.shared))
+    }
+}
+
+/// Submits jobs to a [`HandoffPool`].
+#[derive(Clone)]
+pub struct PoolHandle(Arc<PoolShared>);
+
+impl PoolHandle {
+    /// Runs `f` on a pool thread once the future is first polled; the future resolves to
+    /// its result.
+    pub fn run<F, R>(&self, f: F) -> impl Future<Output = R> + Send + 'static + use<F, R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let shared = Arc::clone(&self.0);
+        async move {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            submit(
+                &shared,
+                Box::new(move || {
+                    let _ = reply.send(f());
+                }),
+            );
+            answer.await.expect("the job ran")
+        }
+    }
+}
+
+impl Default for HandoffPool {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn submit(shared: &Arc<PoolShared>, job: Job) {
+    let idle = shared.idle.lock().expect("idle list").pop();
+    match idle {
+        Some(slot) => {
+            *slot.job.lock().expect("slot") = Some(job);
+            slot.thread.unpark();
+        }
+        None => {
+            let worker_shared = Arc::clone(shared);
+            let thread = thread::Builder::new()
+                .name("handoff-candidate".into())
+                .spawn(move || pool_worker(&worker_shared, job))
+                .expect("spawn a pool worker");
+            shared.threads.lock().expect("threads").push(thread);
+        }
+    }
+}
+
+fn pool_worker(shared: &PoolShared, first: Job) {
+    first();
+    let slot = Arc::new(Slot {
+        job: Mutex::new(None),
+        thread: thread::current(),
+    });
+    while !shared.closed.load(Ordering::Acquire) {
+        shared
+            .idle
+            .lock()
+            .expect("idle list")
+            .push(Arc::clone(&slot));
+        let job = loop {
+            if let Some(job) = slot.job.lock().expect("slot").take() {
+                break Some(job);
+            }
+            if shared.closed.load(Ordering::Acquire) {
+                break None;
+            }
+            thread::park_timeout(Duration::from_millis(100));
+        };
+        match job {
+            Some(job) => job(),
+            None => return,
+        }
+    }
+}
+
+impl Drop for HandoffPool {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::Release);
+        for slot in self.shared.idle.lock().expect("idle list").drain(..) {
+            slot.thread.unpark();
+        }
+        let threads = std::mem::take(&mut *self.shared.threads.lock().expect("threads"));
+        for thread in threads {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The sync entry's candidate: what `smartasync::block_on` does on a current-thread
+/// runtime's thread (enter the process-wide runtime's handle, poll here with an own parker),
+/// used on a plain thread instead of Tokio's `Handle::block_on`.
+pub fn enter_and_poll<F: Future>(future: F) -> F::Output {
+    let _entered = smartasync::runtime::handle().enter();
+    let mut future = std::pin::pin!(tokio::task::unconstrained(future));
+    let signal = Arc::new(Signal {
+        woken: AtomicBool::new(false),
+        thread: thread::current(),
+    });
+    let waker = Waker::from(Arc::clone(&signal));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        while !signal.woken.swap(false, Ordering::Acquire) {
+            thread::park();
+        }
+    }
+}
+
+struct Signal {
+    woken: AtomicBool,
+    thread: thread::Thread,
+}
+
+impl Wake for Signal {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.thread.unpark();
+    }
+}
+
 // ----------------------------------------------------------------------------------------
 // The report's timing loop.
 
@@ -417,6 +585,27 @@ mod tests {
             let answer = futures::executor::block_on(offload.jobs().run(|| 6 * 7));
             assert_eq!(answer, 42);
         }
+    }
+
+    #[test]
+    fn handoff_pool_runs_jobs_and_reuses_its_worker() {
+        let pool = HandoffPool::new();
+        for n in 0..10 {
+            assert_eq!(
+                futures::executor::block_on(pool.handle().run(move || n * 2)),
+                n * 2
+            );
+        }
+        assert!(pool.shared.threads.lock().unwrap().len() <= 10);
+    }
+
+    #[test]
+    fn enter_and_poll_drives_a_timer() {
+        let value = enter_and_poll(async {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            7
+        });
+        assert_eq!(value, 7);
     }
 
     #[test]
