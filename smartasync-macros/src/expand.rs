@@ -13,30 +13,25 @@ use crate::valid::{self, Passing, Plan, Shape};
 
 /// The written function and its generated twin.
 pub fn pair(plan: Plan<'_>) -> TokenStream {
-    match &plan.shape {
-        Shape::Async => {
-            let mut written = plan.function.sig.clone();
-            written.ident = valid::async_name(&written.ident);
-            let written = item(
-                plan.function,
-                &plan.function.attrs,
-                written.into_token_stream(),
-                &plan.function.body,
-            );
-            let blocking = blocking_entry(&plan);
-            quote!(#written #blocking)
-        }
-        Shape::Offloaded(crossing) => {
-            let written = plan.function.written();
-            let entry = offloaded_entry(&plan, crossing.as_ref());
-            quote!(#written #entry)
-        }
-        Shape::InPlace => {
-            let written = plan.function.written();
-            let entry = in_place_entry(&plan);
-            quote!(#written #entry)
-        }
+    let function = plan.function;
+    let mut attrs = function.attrs.clone();
+    if plan.receiver.is_none() {
+        // Without `self`, the generated entry holds its own copy of the body instead of a call
+        // to the written one, so using only the generated entry would leave the written one
+        // "never used": a warning about our split, not about the user's code.
+        attrs.push(syn::parse_quote!(#[allow(dead_code)]));
     }
+    let mut sig = function.sig.clone();
+    let twin = match &plan.shape {
+        Shape::Async => {
+            sig.ident = valid::async_name(&sig.ident);
+            blocking_entry(&plan)
+        }
+        Shape::Offloaded(crossing) => offloaded_entry(&plan, crossing.as_ref()),
+        Shape::InPlace => in_place_entry(&plan),
+    };
+    let written = item(function, &attrs, sig.into_token_stream(), &function.body);
+    quote!(#written #twin)
 }
 
 /// After an error: the item as written (renamed to `foo_async` for an `async fn`, as the
