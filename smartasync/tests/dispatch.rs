@@ -13,16 +13,17 @@ use std::io;
 use std::net::SocketAddr;
 use std::panic;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::{self, ThreadId};
 use std::time::Duration;
 
 use smartasync::smartasync;
-use tokio::runtime::{Builder, Handle, Id, Runtime};
+use tokio::runtime::{Builder, Handle, Id};
 
-/// How long a test may take before it counts as a deadlock.
-const WATCHDOG: Duration = Duration::from_secs(60);
+mod support;
+
+use support::*;
 
 /// Thread name of the process-wide runtime when no `Config` is installed.
 const PROCESS_WIDE_NAME: &str = "smartasync-runtime";
@@ -160,52 +161,6 @@ async fn spawn_and_report(x: u32) -> (u32, Place) {
         .expect("the spawned task completes")
 }
 
-/// Runs `f` on a fresh thread and waits at most [`WATCHDOG`] for it: a deadlock fails the
-/// test instead of hanging it, and a panic resumes here with its payload.
-fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (sender, receiver) = mpsc::channel();
-    let worker = thread::Builder::new()
-        .name(format!("watched: {what}"))
-        .spawn(move || {
-            let _ = sender.send(f());
-        })
-        .expect("spawn the watched thread");
-    match receiver.recv_timeout(WATCHDOG) {
-        Ok(value) => {
-            worker.join().expect("the watched thread ended");
-            value
-        }
-        Err(RecvTimeoutError::Disconnected) => match worker.join() {
-            Err(payload) => panic::resume_unwind(payload),
-            Ok(()) => unreachable!("the watched thread ended without an answer"),
-        },
-        Err(RecvTimeoutError::Timeout) => {
-            panic!("{what}: no answer within {WATCHDOG:?} (deadlock or lost wake-up)")
-        }
-    }
-}
-
-fn multi_thread(name: &str) -> Runtime {
-    Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name(name)
-        .enable_all()
-        .build()
-        .expect("build a multi-thread runtime")
-}
-
-fn current_thread(name: &str) -> Runtime {
-    Builder::new_current_thread()
-        .thread_name(name)
-        .enable_all()
-        .build()
-        .expect("build a current-thread runtime")
-}
-
-fn process_wide() -> Id {
-    smartasync::runtime::handle().id()
-}
-
 fn probe() -> Probe {
     Probe { base: 7 }
 }
@@ -289,7 +244,7 @@ fn plain_thread_direct_block_on_and_unblock() {
 #[test]
 fn multi_thread_worker_blocking_entry_polls_here_with_that_runtime() {
     within("multi-thread worker, visit()", || {
-        let rt = multi_thread("mt-worker");
+        let rt = multi_thread("mt-worker", 2);
         let (caller, visit) = rt
             .block_on(rt.spawn(async { (Place::here(), probe().visit("d")) }))
             .expect("the task completes");
@@ -347,7 +302,7 @@ fn multi_thread_worker_blocking_entry_lets_other_tasks_run() {
 #[test]
 fn multi_thread_worker_blocking_entry_uses_the_ambient_runtimes_resources() {
     within("multi-thread worker, ambient listener", || {
-        let rt = multi_thread("mt-ambient");
+        let rt = multi_thread("mt-ambient", 2);
         let (peer, local) = rt
             .block_on(rt.spawn(async {
                 // The listener is registered with the ambient runtime's I/O driver.
@@ -372,7 +327,7 @@ fn multi_thread_worker_blocking_entry_uses_the_ambient_runtimes_resources() {
 #[test]
 fn multi_thread_worker_async_entry_runs_on_that_runtimes_blocking_pool() {
     within("multi-thread worker, work_async()", || {
-        let rt = multi_thread("mt-pool");
+        let rt = multi_thread("mt-pool", 2);
         let (caller, visit) = rt
             .block_on(rt.spawn(async { (Place::here(), probe().work_async("e").await) }))
             .expect("the task completes");
@@ -388,7 +343,7 @@ fn multi_thread_worker_async_entry_runs_on_that_runtimes_blocking_pool() {
 #[test]
 fn multi_thread_block_on_thread_blocking_entry_polls_here_with_that_runtime() {
     within("multi-thread Runtime::block_on, visit()", || {
-        let rt = multi_thread("mt-block-on");
+        let rt = multi_thread("mt-block-on", 2);
         let caller = Place::here();
         let visit = rt.block_on(async { probe().visit("f") });
         assert_eq!(visit.value, "f7");
@@ -401,7 +356,7 @@ fn multi_thread_block_on_thread_blocking_entry_polls_here_with_that_runtime() {
 #[test]
 fn multi_thread_block_on_thread_async_entry_runs_on_that_runtimes_blocking_pool() {
     within("multi-thread Runtime::block_on, work_async()", || {
-        let rt = multi_thread("mt-block-on-pool");
+        let rt = multi_thread("mt-block-on-pool", 2);
         let caller = Place::here();
         let visit = rt.block_on(probe().work_async("g"));
         assert_eq!(visit.value, "g7");
@@ -500,7 +455,7 @@ async fn tokio_test_blocking_entry_after_the_coop_budget_is_used_up() {
 #[test]
 fn multi_thread_spawn_blocking_blocking_entry_drives_with_that_runtime() {
     within("multi-thread spawn_blocking, visit()", || {
-        let rt = multi_thread("mt-sb");
+        let rt = multi_thread("mt-sb", 2);
         let (caller, visit) = rt
             .block_on(rt.spawn_blocking(|| (Place::here(), probe().visit("n"))))
             .expect("the blocking task completes");
@@ -513,7 +468,7 @@ fn multi_thread_spawn_blocking_blocking_entry_drives_with_that_runtime() {
 #[test]
 fn multi_thread_spawn_blocking_async_entry_runs_on_that_runtimes_blocking_pool() {
     within("multi-thread spawn_blocking, work_async()", || {
-        let rt = multi_thread("mt-sb-pool");
+        let rt = multi_thread("mt-sb-pool", 2);
         let id = rt.handle().id();
         let (caller, ours, foreign) = rt
             .block_on(rt.spawn_blocking(|| {
@@ -572,7 +527,7 @@ fn current_thread_spawn_blocking_async_entry_under_foreign_executor_uses_that_ru
 #[test]
 fn multi_thread_unblock_thread_blocking_entry_drives_with_that_runtime() {
     within("multi-thread unblock, visit()", || {
-        let rt = multi_thread("mt-unblock");
+        let rt = multi_thread("mt-unblock", 2);
         let (caller, visit) =
             rt.block_on(smartasync::unblock(|| (Place::here(), probe().visit("t"))));
         assert_eq!(caller.name.as_deref(), Some("mt-unblock"));
@@ -586,7 +541,7 @@ fn multi_thread_unblock_thread_blocking_entry_drives_with_that_runtime() {
 #[test]
 fn multi_thread_unblock_thread_async_entry_runs_on_that_runtimes_blocking_pool() {
     within("multi-thread unblock, work_async()", || {
-        let rt = multi_thread("mt-unblock-pool");
+        let rt = multi_thread("mt-unblock-pool", 2);
         let (caller, visit) = rt.block_on(smartasync::unblock(|| {
             (Place::here(), smartasync::block_on(probe().work_async("u")))
         }));
@@ -627,7 +582,7 @@ fn current_thread_unblock_thread_async_entry_runs_on_that_runtimes_blocking_pool
 #[test]
 fn generated_async_entry_nests_blocking_entry_on_that_runtime_for_both_flavors() {
     within("work_then_visit_async() on both flavors", || {
-        for rt in [multi_thread("nest-mt"), current_thread("nest-ct")] {
+        for rt in [multi_thread("nest-mt", 2), current_thread("nest-ct")] {
             let driver = Place::here();
             let name = if rt.handle().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
             {
@@ -651,7 +606,7 @@ fn generated_async_entry_nests_blocking_entry_on_that_runtime_for_both_flavors()
 #[test]
 fn foreign_executor_on_multi_thread_worker_runs_both_entries() {
     within("futures executor on a multi-thread worker", || {
-        let rt = multi_thread("mt-foreign");
+        let rt = multi_thread("mt-foreign", 2);
         let id = rt.handle().id();
         let (caller, offloaded, polled) = rt
             .block_on(rt.spawn(async {
@@ -672,7 +627,7 @@ fn foreign_executor_on_multi_thread_worker_runs_both_entries() {
 #[test]
 fn foreign_executor_on_multi_thread_worker_after_the_coop_budget_is_used_up() {
     within("futures executor on a worker with no budget", || {
-        let rt = multi_thread("mt-budget");
+        let rt = multi_thread("mt-budget", 2);
         let (caller, offloaded) = rt
             .block_on(rt.spawn(async {
                 exhaust_coop_budget();
@@ -726,7 +681,7 @@ fn async_body_spawning_a_task_works_through_blocking_entry_everywhere() {
         assert_eq!(place.runtime, Some(process_wide()));
 
         // Multi-thread worker: the task runs on that runtime.
-        let mt = multi_thread("spawn-mt");
+        let mt = multi_thread("spawn-mt", 2);
         let (value, place) = mt
             .block_on(mt.spawn(async { spawn_and_report(3) }))
             .expect("the task completes");
@@ -835,7 +790,7 @@ async fn tokio_test_blocking_entry_yielding_completes() {
 fn blocking_entry_yielding_elsewhere_completes() {
     within("yield_times() elsewhere", || {
         assert_eq!(yield_times(3), 3);
-        let mt = multi_thread("mt-yield");
+        let mt = multi_thread("mt-yield", 2);
         assert_eq!(
             mt.block_on(mt.spawn(async { yield_times(3) }))
                 .expect("task"),
@@ -862,7 +817,7 @@ fn same_kind_calls_run_the_written_body_in_place() {
         assert_eq!(spawned.runtime, Some(process_wide()));
 
         // `async fn` bodies through their async entries, in a task of a multi-thread runtime.
-        let rt = multi_thread("same-kind");
+        let rt = multi_thread("same-kind", 2);
         let id = rt.handle().id();
         let (caller, spawned, yielded, received, accepted) = rt
             .block_on(rt.spawn(async {

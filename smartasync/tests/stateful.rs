@@ -7,7 +7,6 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::panic;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -16,8 +15,9 @@ use smartasync::smartasync;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
 use tokio::net::TcpStream;
 
-/// How long a test may take before it counts as a deadlock.
-const WATCHDOG: Duration = Duration::from_secs(60);
+mod support;
+
+use support::*;
 
 /// At most this many connections are served by one server.
 const MAX_CONNECTIONS: usize = 8;
@@ -163,31 +163,6 @@ impl LineClient {
 
     fn connects(&self) -> usize {
         self.connects.load(Ordering::SeqCst)
-    }
-}
-
-/// Runs `f` on a fresh thread and waits at most [`WATCHDOG`] for it: a deadlock fails the
-/// test instead of hanging it, and a panic resumes here with its payload.
-fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (sender, receiver) = mpsc::channel();
-    let worker = thread::Builder::new()
-        .name(format!("watched: {what}"))
-        .spawn(move || {
-            let _ = sender.send(f());
-        })
-        .expect("spawn the watched thread");
-    match receiver.recv_timeout(WATCHDOG) {
-        Ok(value) => {
-            worker.join().expect("the watched thread ended");
-            value
-        }
-        Err(RecvTimeoutError::Disconnected) => match worker.join() {
-            Err(payload) => panic::resume_unwind(payload),
-            Ok(()) => unreachable!("the watched thread ended without an answer"),
-        },
-        Err(RecvTimeoutError::Timeout) => {
-            panic!("{what}: no answer within {WATCHDOG:?} (deadlock or lost wake-up)")
-        }
     }
 }
 
