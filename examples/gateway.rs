@@ -10,9 +10,13 @@
 //! ```
 //!
 //! The demo's last line is
-//! `gateway: requests=<n> ok=<n> server_threads=<n> upstream_connections=<n>`: every request ran on
-//! its own server thread, yet the upstream saw only a handful of TCP connections, because
-//! the client's pool (kept alive by smartasync's process-wide runtime) is shared by them all.
+//! `gateway: requests=<n> ok=<n> server_threads=<n> sequential_requests=64
+//! sequential_upstream_connections=<n> burst_requests=32 burst_upstream_connections=<n>`.
+//! Every request ran on its own server thread, yet the 64 sequential requests, on 64
+//! different server threads, share one upstream connection: the client's pool (kept alive
+//! by smartasync's process-wide runtime) is shared by them all. The burst figure varies from
+//! run to run: a burst needs one connection per upstream request in flight at the same
+//! moment, which depends on scheduling, and never more than 32.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -20,9 +24,9 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 
 use clap::Parser;
+use smartasync_examples::gateway::http::{self, Reply};
 use smartasync_examples::gateway::{
-    DEFAULT_MAX_THREADS, Gateway, GatewayServer, HttpReply, THREAD_HEADER, Upstream, http_get,
-    http_request,
+    DEFAULT_MAX_THREADS, Gateway, GatewayServer, THREAD_HEADER, Upstream,
 };
 
 #[derive(Parser)]
@@ -71,6 +75,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let addr = server.addr();
     let mut seen = Seen::default();
+
+    // Sixty-four requests one after the other, each from a fresh client thread, so each on
+    // a new server thread. The upstream is fresh: every connection it sees is opened here.
+    let sequential = 64;
+    for id in 1..=sequential {
+        let reply = thread::spawn(move || http::get(addr, &format!("/items/{id}")));
+        seen.record(reply.join().expect("client thread")?);
+    }
+    let sequential_connections = upstream.connections();
+    println!(
+        "sequential: {sequential} requests, one at a time, on {sequential} server threads \
+         -> {sequential_connections} upstream connection(s)"
+    );
+
     for (method, path) in [
         ("GET", "/items/7"),
         ("GET", "/basket?ids=1,2,3"),
@@ -81,50 +99,44 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         show(
             method,
             path,
-            &seen.record(http_request(addr, method, path)?),
+            &seen.record(http::request(addr, method, path)?),
         );
     }
-
-    // Sixty-four requests one after the other, each from a fresh client thread.
-    for id in 1..=64 {
-        let reply = thread::spawn(move || http_get(addr, &format!("/items/{id}")));
-        seen.record(reply.join().expect("client thread")?);
-    }
-    println!(
-        "sequential: 64 requests, one at a time  -> upstream connections so far: {}",
-        upstream.connections()
-    );
+    upstream.set_failing(true);
+    let reply = seen.record(http::get(addr, "/items/7")?);
+    show("GET", "/items/7 (upstream down)", &reply);
+    upstream.set_failing(false);
 
     // Thirty-two at once, from thirty-two client threads.
-    let barrier = Arc::new(Barrier::new(32));
-    let clients: Vec<_> = (1..=32)
+    let burst = 32;
+    let before_burst = upstream.connections();
+    let barrier = Arc::new(Barrier::new(burst));
+    let clients: Vec<_> = (1..=burst)
         .map(|id| {
             let barrier = Arc::clone(&barrier);
             thread::spawn(move || {
                 barrier.wait();
-                http_get(addr, &format!("/items/{id}"))
+                http::get(addr, &format!("/items/{id}"))
             })
         })
         .collect();
     for client in clients {
         seen.record(client.join().expect("client thread")?);
     }
+    let burst_connections = upstream.connections() - before_burst;
     println!(
-        "concurrent: 32 requests at once         -> upstream connections so far: {}",
-        upstream.connections()
+        "burst: {burst} requests at once -> {burst_connections} more upstream connection(s) \
+         (one per upstream request in flight at the same moment: varies, at most {burst})"
     );
-
-    upstream.set_failing(true);
-    show("GET", "/items/7", &seen.record(http_get(addr, "/items/7")?));
-    upstream.set_failing(false);
 
     server.shutdown();
     println!(
-        "gateway: requests={} ok={} server_threads={} upstream_connections={}",
+        "gateway: requests={} ok={} server_threads={} sequential_requests={sequential} \
+         sequential_upstream_connections={sequential_connections} burst_requests={burst} \
+         burst_upstream_connections={burst_connections}",
         seen.requests,
         seen.ok,
         seen.threads.len(),
-        upstream.connections()
     );
     Ok(())
 }
@@ -138,7 +150,7 @@ struct Seen {
 }
 
 impl Seen {
-    fn record(&mut self, reply: HttpReply) -> HttpReply {
+    fn record(&mut self, reply: Reply) -> Reply {
         self.requests += 1;
         self.ok += usize::from(reply.status == 200);
         if let Some(thread) = reply.header(THREAD_HEADER) {
@@ -148,10 +160,11 @@ impl Seen {
     }
 }
 
-fn show(method: &str, path: &str, reply: &HttpReply) {
+fn show(method: &str, path: &str, reply: &Reply) {
     let thread = reply.header(THREAD_HEADER).unwrap_or("?");
     println!(
-        "{method:<4} {path:<20} -> {} {}   [{thread}]",
-        reply.status, reply.body
+        "{method:<4} {path:<26} -> {} {}   [{thread}]",
+        reply.status,
+        reply.text()
     );
 }

@@ -21,6 +21,10 @@
 //! | `/basket?ids=1,2,3` | the items, fetched from the upstream concurrently, and their total price |
 //! | `/health` | `{"status": "ok"}`, without asking the upstream |
 //!
+//! An id is a positive integer in decimal digits, and a basket holds 1 to [`MAX_BASKET`] of
+//! them. Path segments and the query's `ids` are percent-decoded first: `/items/%37` is item
+//! 7, and `ids=1%2C2` (how form encoders write `1,2`) is ids 1 and 2.
+//!
 //! Every response names the server thread that handled it in the `x-gateway-thread` header.
 //! Client mistakes are 4xx with `{"error": "..."}` (a bad id or basket 400, an unknown item
 //! or route 404, another method 405); an upstream that cannot be reached, times out or
@@ -29,13 +33,13 @@
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -58,6 +62,10 @@ pub const CATALOG_SIZE: u64 = 1000;
 
 /// Most request threads a [`GatewayServer`] runs by default.
 pub const DEFAULT_MAX_THREADS: usize = 64;
+
+/// The longest a [`GatewayServer`] takes to stop: its queued and running requests get this
+/// long to finish.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Name of the response header that says which server thread handled the request.
 pub const THREAD_HEADER: &str = "x-gateway-thread";
@@ -241,12 +249,7 @@ impl Gateway {
     /// first error of [`fetch`](Self::fetch).
     #[smartasync]
     pub async fn basket(&self, ids: &[u64]) -> Result<Basket, GatewayError> {
-        if ids.is_empty() || ids.len() > MAX_BASKET {
-            return Err(GatewayError::BadRequest(format!(
-                "a basket holds 1 to {MAX_BASKET} ids, got {}",
-                ids.len()
-            )));
-        }
+        check_basket_len(ids.len())?;
         let items =
             futures::future::try_join_all(ids.iter().map(|&id| self.fetch_async(id))).await?;
         let total_cents = items.iter().map(|item| item.price_cents).sum();
@@ -263,13 +266,19 @@ impl Gateway {
 /// One accept thread (`gateway-accept`) takes requests off the socket and starts a thread
 /// per request (`gateway-req-1`, `gateway-req-2`, ...), at most `max_threads` at a time;
 /// beyond that, requests wait for a thread to finish. The request threads call the
-/// blocking entries of [`Gateway`]. Dropping the server (or [`shutdown`](Self::shutdown))
-/// stops accepting, lets queued and running requests finish (for at most 10 seconds) and
-/// joins the accept thread.
+/// blocking entries of [`Gateway`].
+///
+/// Dropping the server (or [`shutdown`](Self::shutdown)) stops it gracefully, waiting at
+/// most [`SHUTDOWN_GRACE`]: the accept thread keeps taking requests off the queue until the
+/// queue is empty (a queued connection error is skipped, not a reason to stop), the
+/// requests it took run to their end, then the listener closes. A queued request that
+/// cannot get a thread before the grace period ends is answered 503, and a request still
+/// running then is left to finish on its own thread. A request that reaches the queue
+/// after it was emptied is not served (`tiny_http` answers it with an empty 500 when the
+/// server is dropped).
 pub struct GatewayServer {
     addr: SocketAddr,
     server: Arc<tiny_http::Server>,
-    stopping: Arc<AtomicBool>,
     threads: Arc<Limit>,
     accept: Option<JoinHandle<()>>,
 }
@@ -289,20 +298,17 @@ impl GatewayServer {
         let addr = listener.local_addr()?;
         let server =
             Arc::new(tiny_http::Server::from_listener(listener, None).map_err(io::Error::other)?);
-        let stopping = Arc::new(AtomicBool::new(false));
         let threads = Arc::new(Limit::new(max_threads.max(1)));
         let accept = thread::Builder::new()
             .name("gateway-accept".into())
             .spawn({
                 let server = Arc::clone(&server);
-                let stopping = Arc::clone(&stopping);
                 let threads = Arc::clone(&threads);
-                move || accept_loop(&server, &gateway, &stopping, &threads)
+                move || accept_loop(&server, &gateway, &threads)
             })?;
         Ok(Self {
             addr,
             server,
-            stopping,
             threads,
             accept: Some(accept),
         })
@@ -318,7 +324,8 @@ impl GatewayServer {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting, lets the requests already taken finish, and joins the accept thread.
+    /// Stops taking new requests, serves the queued ones, lets the running ones finish (all
+    /// within [`SHUTDOWN_GRACE`]) and closes the listener.
     pub fn shutdown(mut self) {
         self.stop();
     }
@@ -327,10 +334,11 @@ impl GatewayServer {
         let Some(accept) = self.accept.take() else {
             return;
         };
-        self.stopping.store(true, Ordering::Release);
+        self.threads.stop_by(Instant::now() + SHUTDOWN_GRACE);
+        // Wakes the accept thread if it waits for a request: `recv` answers an error.
         self.server.unblock();
         let _ = accept.join();
-        self.threads.wait_idle(Duration::from_secs(10));
+        self.threads.wait_idle();
     }
 }
 
@@ -348,21 +356,15 @@ impl Drop for GatewayServer {
     }
 }
 
-fn accept_loop(
-    server: &tiny_http::Server,
-    gateway: &Gateway,
-    stopping: &AtomicBool,
-    threads: &Arc<Limit>,
-) {
+fn accept_loop(server: &tiny_http::Server, gateway: &Gateway, threads: &Arc<Limit>) {
     let mut started: u64 = 0;
-    loop {
-        let request = match server.recv() {
-            Ok(request) => request,
-            Err(_) if stopping.load(Ordering::Acquire) => return,
-            // A connection that failed before it sent a request: nothing to answer.
-            Err(_) => continue,
+    let mut dispatch = |request: tiny_http::Request| {
+        let Some(permit) = threads.acquire() else {
+            // Stopping, and no thread came free in time.
+            let _ =
+                request.respond(Reply::error(503, "the gateway is shutting down").into_response());
+            return;
         };
-        let permit = threads.acquire();
         started += 1;
         let gateway = gateway.clone();
         let spawned = thread::Builder::new()
@@ -375,6 +377,31 @@ fn accept_loop(
         // tiny_http answers it with an empty 500.
         if let Err(error) = spawned {
             eprintln!("gateway: could not start a request thread: {error}");
+        }
+    };
+
+    let deadline = loop {
+        match server.recv() {
+            Ok(request) => dispatch(request),
+            Err(_) => match threads.stopping() {
+                Some(deadline) => break deadline,
+                // A connection that failed before it sent a request: nothing to answer.
+                None => continue,
+            },
+        }
+    };
+
+    // Stopping: serve what is still queued. `try_recv` answers `None` both for an empty
+    // queue and for the one wake-up marker that `stop` queues, which is still queued if the
+    // loop above ended on a connection error; the marker is queued once, so a second
+    // `None` means the queue is empty.
+    let mut nones = 0;
+    while nones < 2 && Instant::now() < deadline {
+        match server.try_recv() {
+            Ok(Some(request)) => dispatch(request),
+            Ok(None) => nones += 1,
+            // A connection error among the queued requests: skip it.
+            Err(_) => {}
         }
     }
 }
@@ -437,7 +464,17 @@ impl Reply {
 
 fn route(gateway: &Gateway, method: &tiny_http::Method, url: &str) -> Reply {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    // Split first, then decode each segment: an encoded `/` (`%2F`) stays inside its segment.
+    let segments: Result<Vec<String>, GatewayError> = path
+        .trim_matches('/')
+        .split('/')
+        .map(percent_decode)
+        .collect();
+    let segments = match segments {
+        Ok(segments) => segments,
+        Err(error) => return Reply::error(error.status(), &error.to_string()),
+    };
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let known = matches!(segments.as_slice(), ["health"] | ["items", _] | ["basket"]);
     if !known {
         return Reply::error(404, &format!("no route {method} {}", clip(path)));
@@ -455,29 +492,75 @@ fn route(gateway: &Gateway, method: &tiny_http::Method, url: &str) -> Reply {
     result.unwrap_or_else(|error| Reply::error(error.status(), &error.to_string()))
 }
 
+/// An id as the client wrote it, after percent-decoding: decimal digits only (no sign, no
+/// spaces), at least 1.
 fn parse_id(text: &str) -> Result<u64, GatewayError> {
+    let digits = !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit());
     match text.parse::<u64>() {
-        Ok(id) if id > 0 => Ok(id),
+        Ok(id) if digits && id > 0 => Ok(id),
         _ => Err(GatewayError::BadRequest(format!(
-            "an item id is a positive integer, got `{}`",
+            "an item id is a positive integer in decimal digits, such as `7`; got `{}`",
             clip(text)
         ))),
     }
 }
 
+/// The ids of `ids=1,2,3` in the query. The value is decoded before it is split, so
+/// `ids=1%2C2` (how form encoders write `1,2`) means ids 1 and 2.
 fn parse_basket(query: &str) -> Result<Vec<u64>, GatewayError> {
-    let ids = query
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("ids="))
-        .ok_or_else(|| GatewayError::BadRequest("expected `?ids=1,2,3`".into()))?;
-    let ids = ids.split(',').collect::<Vec<_>>();
-    if ids.len() > MAX_BASKET {
-        return Err(GatewayError::BadRequest(format!(
-            "a basket holds 1 to {MAX_BASKET} ids, got {}",
-            ids.len()
-        )));
+    let mut ids = None;
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if percent_decode(key)? == "ids" {
+            ids = Some(percent_decode(value)?);
+            break;
+        }
     }
+    let ids = ids.ok_or_else(|| GatewayError::BadRequest("expected `?ids=1,2,3`".into()))?;
+    let ids = ids.split(',').collect::<Vec<_>>();
+    check_basket_len(ids.len())?;
     ids.into_iter().map(parse_id).collect()
+}
+
+/// The one rule on basket sizes, checked by [`Gateway::basket`] and, before parsing any
+/// id, by the server.
+fn check_basket_len(len: usize) -> Result<(), GatewayError> {
+    if (1..=MAX_BASKET).contains(&len) {
+        Ok(())
+    } else {
+        Err(GatewayError::BadRequest(format!(
+            "a basket holds 1 to {MAX_BASKET} ids, got {len}"
+        )))
+    }
+}
+
+/// Decodes the `%XX` escapes of a path segment or query part (RFC 3986; `+` is left as it
+/// is). An error if a `%` is not followed by two hex digits or the bytes are not UTF-8.
+fn percent_decode(text: &str) -> Result<String, GatewayError> {
+    let bad = || {
+        GatewayError::BadRequest(format!(
+            "bad percent-encoding in `{}`: `%` must be followed by two hex digits, \
+             and the decoded text must be UTF-8",
+            clip(text)
+        ))
+    };
+    let hex = |byte: Option<&u8>| byte.and_then(|&byte| char::from(byte).to_digit(16));
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        if byte == b'%' {
+            let (Some(high), Some(low)) = (hex(bytes.get(at + 1)), hex(bytes.get(at + 2))) else {
+                return Err(bad());
+            };
+            decoded.push(u8::try_from(high * 16 + low).map_err(|_| bad())?);
+            at += 3;
+        } else {
+            decoded.push(byte);
+            at += 1;
+        }
+    }
+    String::from_utf8(decoded).map_err(|_| bad())
 }
 
 /// Echoes at most 40 characters of what the client sent.
@@ -496,12 +579,19 @@ fn thread_name() -> String {
         .map_or_else(|| format!("{:?}", thread.id()), str::to_owned)
 }
 
-/// A counting semaphore for request threads.
+/// A counting semaphore for request threads, which also knows when the server stops.
 #[derive(Debug)]
 struct Limit {
     max: usize,
-    busy: Mutex<usize>,
+    state: Mutex<LimitState>,
     changed: Condvar,
+}
+
+#[derive(Debug)]
+struct LimitState {
+    busy: usize,
+    /// Set when the server stops: the end of its grace period.
+    stop_by: Option<Instant>,
 }
 
 struct Permit(Arc<Limit>);
@@ -510,33 +600,76 @@ impl Limit {
     fn new(max: usize) -> Self {
         Self {
             max,
-            busy: Mutex::new(0),
+            state: Mutex::new(LimitState {
+                busy: 0,
+                stop_by: None,
+            }),
             changed: Condvar::new(),
         }
     }
 
-    fn acquire(self: &Arc<Self>) -> Permit {
-        let busy = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut busy = self
-            .changed
-            .wait_while(busy, |busy| *busy >= self.max)
-            .unwrap_or_else(PoisonError::into_inner);
-        *busy += 1;
-        Permit(Arc::clone(self))
+    fn lock(&self) -> MutexGuard<'_, LimitState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn wait_idle(&self, timeout: Duration) {
-        let busy = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
-        let _ = self
-            .changed
-            .wait_timeout_while(busy, timeout, |busy| *busy > 0)
-            .unwrap_or_else(PoisonError::into_inner);
+    /// A thread slot: waits for one as long as it takes while serving, and until the end of
+    /// the grace period while stopping (`None` after that).
+    fn acquire(self: &Arc<Self>) -> Option<Permit> {
+        let mut state = self.lock();
+        while state.busy >= self.max {
+            state = match state.stop_by {
+                None => self
+                    .changed
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner),
+                Some(deadline) => {
+                    let left = deadline.checked_duration_since(Instant::now())?;
+                    self.wait_timeout(state, left)
+                }
+            };
+        }
+        state.busy += 1;
+        Some(Permit(Arc::clone(self)))
+    }
+
+    fn wait_timeout<'a>(
+        &self,
+        state: MutexGuard<'a, LimitState>,
+        timeout: Duration,
+    ) -> MutexGuard<'a, LimitState> {
+        match self.changed.wait_timeout(state, timeout) {
+            Ok((state, _)) => state,
+            Err(poisoned) => poisoned.into_inner().0,
+        }
+    }
+
+    fn stop_by(&self, deadline: Instant) {
+        self.lock().stop_by = Some(deadline);
+        self.changed.notify_all();
+    }
+
+    fn stopping(&self) -> Option<Instant> {
+        self.lock().stop_by
+    }
+
+    /// Waits until no request runs, or the grace period ends.
+    fn wait_idle(&self) {
+        let mut state = self.lock();
+        while state.busy > 0 {
+            let Some(left) = state
+                .stop_by
+                .and_then(|deadline| deadline.checked_duration_since(Instant::now()))
+            else {
+                return;
+            };
+            state = self.wait_timeout(state, left);
+        }
     }
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        *self.0.busy.lock().unwrap_or_else(PoisonError::into_inner) -= 1;
+        self.0.lock().busy -= 1;
         self.0.changed.notify_all();
     }
 }
@@ -682,109 +815,121 @@ async fn upstream_item(State(state): State<Arc<UpstreamState>>, Path(id): Path<u
 }
 
 // ---------------------------------------------------------------------------------------
-// A minimal sync HTTP client, for the example and the tests.
+// The client side of the demo and the tests.
 // ---------------------------------------------------------------------------------------
 
-/// What [`http_request`] got back.
-#[derive(Clone, Debug)]
-pub struct HttpReply {
-    /// The status code.
-    pub status: u16,
-    /// The headers, names lowercased, in the order received.
-    pub headers: Vec<(String, String)>,
-    /// The body, as text.
-    pub body: String,
-}
+/// A deliberately tiny blocking HTTP/1.1 client for the gateway example and its tests: one
+/// request per connection (`Connection: close`), the reply read to the end. Not a general
+/// client: it refuses chunked replies (the gateway sends small bodies with a
+/// `Content-Length`, as `tiny_http` does for fixed bodies) and replies over 1 MiB.
+#[doc(hidden)]
+pub mod http {
+    use std::io::{self, Read, Write};
+    use std::net::{SocketAddr, TcpStream};
+    use std::time::Duration;
 
-impl HttpReply {
-    /// The first header called `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
+    /// A status, the headers (names lowercased) and the body bytes.
+    #[derive(Clone, Debug)]
+    pub struct Reply {
+        /// The status code.
+        pub status: u16,
+        /// The headers, names lowercased, in the order received.
+        pub headers: Vec<(String, String)>,
+        /// The body, exactly as received.
+        pub body: Vec<u8>,
     }
 
-    /// The body parsed as JSON.
+    impl Reply {
+        /// The first header called `name` (case-insensitive).
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers
+                .iter()
+                .find(|(key, _)| key.eq_ignore_ascii_case(name))
+                .map(|(_, value)| value.as_str())
+        }
+
+        /// The body as text, for messages (invalid UTF-8 shows as U+FFFD).
+        pub fn text(&self) -> String {
+            String::from_utf8_lossy(&self.body).into_owned()
+        }
+
+        /// The body parsed as JSON.
+        ///
+        /// # Errors
+        ///
+        /// If the body is not JSON.
+        pub fn json(&self) -> serde_json::Result<serde_json::Value> {
+            serde_json::from_slice(&self.body)
+        }
+    }
+
+    /// `GET path`; see [`request`].
     ///
     /// # Errors
     ///
-    /// If the body is not JSON.
-    pub fn json(&self) -> serde_json::Result<serde_json::Value> {
-        serde_json::from_str(&self.body)
+    /// As [`request`].
+    pub fn get(addr: SocketAddr, path: &str) -> io::Result<Reply> {
+        request(addr, "GET", path)
     }
-}
 
-/// `GET path` on the server at `addr`, on a fresh connection, waiting at most 10 seconds.
-///
-/// # Errors
-///
-/// If the server cannot be reached, is too slow or answers something that is not HTTP.
-pub fn http_get(addr: SocketAddr, path: &str) -> io::Result<HttpReply> {
-    http_request(addr, "GET", path)
-}
+    /// `method path` with no body on a fresh connection, waiting at most 10 seconds.
+    ///
+    /// # Errors
+    ///
+    /// If the server cannot be reached or is too slow, or the reply is not a complete HTTP
+    /// reply this client understands.
+    pub fn request(addr: SocketAddr, method: &str, path: &str) -> io::Result<Reply> {
+        let timeout = Duration::from_secs(10);
+        let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut raw = Vec::new();
+        stream.take(1 << 20).read_to_end(&mut raw)?;
+        parse(raw)
+    }
 
-/// `method path` on the server at `addr`, with `Connection: close` and no body, waiting at
-/// most 10 seconds. A tiny client built on `std::net::TcpStream`: enough for loopback tests
-/// and demos, not a general HTTP client.
-///
-/// # Errors
-///
-/// If the server cannot be reached, is too slow or answers something that is not HTTP.
-pub fn http_request(addr: SocketAddr, method: &str, path: &str) -> io::Result<HttpReply> {
-    let timeout = Duration::from_secs(10);
-    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut raw = Vec::new();
-    stream.take(1 << 20).read_to_end(&mut raw)?;
-    parse_reply(&raw)
-}
-
-fn parse_reply(raw: &[u8]) -> io::Result<HttpReply> {
-    let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("bad reply: {what}"));
-    let text = String::from_utf8_lossy(raw);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| bad("no end of headers"))?;
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|line| line.split(' ').nth(1))
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| bad("no status line"))?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-        .collect();
-    let chunked = headers
-        .iter()
-        .any(|(name, value)| name == "transfer-encoding" && value.contains("chunked"));
-    let body = if chunked {
-        dechunk(body).ok_or_else(|| bad("broken chunked body"))?
-    } else {
-        body.to_owned()
-    };
-    Ok(HttpReply {
-        status,
-        headers,
-        body,
-    })
-}
-
-fn dechunk(mut rest: &str) -> Option<String> {
-    let mut body = String::new();
-    loop {
-        let (size, after) = rest.split_once("\r\n")?;
-        let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
-        if size == 0 {
-            return Some(body);
+    fn parse(mut raw: Vec<u8>) -> io::Result<Reply> {
+        let bad =
+            |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("bad reply: {what}"));
+        let end = raw
+            .windows(4)
+            .position(|window| window == b"\r\n\r\n")
+            .ok_or_else(|| bad("no end of headers"))?;
+        let body = raw.split_off(end + 4);
+        let head = std::str::from_utf8(&raw[..end]).map_err(|_| bad("headers are not UTF-8"))?;
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .and_then(|line| line.split(' ').nth(1))
+            .and_then(|code| code.parse().ok())
+            .ok_or_else(|| bad("no status line"))?;
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+            .collect();
+        let reply = Reply {
+            status,
+            headers,
+            body,
+        };
+        if reply.header("transfer-encoding").is_some() {
+            return Err(bad(
+                "a transfer-encoded body, which this client does not read",
+            ));
         }
-        body.push_str(after.get(..size)?);
-        rest = after.get(size..)?.strip_prefix("\r\n")?;
+        if let Some(length) = reply.header("content-length") {
+            let length: usize = length.parse().map_err(|_| bad("bad content-length"))?;
+            if length != reply.body.len() {
+                return Err(bad(&format!(
+                    "content-length {length}, but {} body bytes",
+                    reply.body.len()
+                )));
+            }
+        }
+        Ok(reply)
     }
 }
