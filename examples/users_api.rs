@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use smartasync_examples::users::{self, UserStore};
 
-/// Serve the users API (JSON CRUD on /users, /health, /report) over a SQLite file.
+/// Serve the users API (JSON CRUD on /users, and /health) over a SQLite file.
 #[derive(Debug, Parser)]
 struct Args {
     /// Address to listen on.

@@ -1,19 +1,22 @@
 //! What `_async` buys an Axum service over a blocking library, measured.
 //!
 //! The users API is started twice in this process, each on its own Tokio runtime with 2
-//! worker threads and its own SQLite file:
+//! worker threads and its own SQLite file, with a slow `/report` route added to the real
+//! router (the public router has none: see `users::router_with`):
 //!
-//! - **smartasync**: the real router, whose `/report` handler awaits
-//!   `store.report_async(work)`, so the slow query runs on the blocking pool;
-//! - **blocking**: a naive router whose `/report` handler calls `store.report(work)` straight
-//!   inside the async handler, so the query holds a worker thread for its whole length.
+//! - **smartasync**: `/report` awaits `store.report_async(work)`, so the slow query runs on
+//!   the blocking pool;
+//! - **blocking**: `/report` calls `store.report(work)` straight inside the async handler,
+//!   so the query holds a worker thread for its whole length.
 //!
-//! Each server gets the same load: two clients sending slow `/report` requests back to back
-//! (a recursive CTE calibrated to take about 30 ms), while a prober measures the latency of
-//! the cheap `/health` endpoint. Each store's pool has half as many connections as the
-//! machine has cores (at least 1): the pool is what bounds how many queries run at once,
-//! so the offloaded queries cannot take every core from the async workers. The naive server
-//! gains nothing from it: its workers block on the query or on the pool, either way
+//! Each server gets the same load: the report's size is calibrated once, before both runs,
+//! to take about `--slow-ms` (default 30 ms) alone on this machine, and two clients send
+//! such reports back to back while a prober measures the latency of the cheap `/health`
+//! endpoint. Each store's pool has `--connections` connections (default: half the CPU
+//! cores, at least 1). The pool is what bounds how many queries run at once, so the
+//! offloaded queries cannot take every core from the async workers: on 2 cores, one query
+//! runs and the other slow request waits for the connection, off the workers. The naive
+//! server gains nothing from it: its workers block on the query or on the pool, either way
 //! unable to answer `/health`. The last line printed is
 //!
 //! ```text
@@ -34,11 +37,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::routing::get;
+use axum::{Json, Router};
 use clap::Parser;
-use smartasync_examples::users::{self, ApiError, QueryArgs, Report, ReportQuery, UserStore};
+use serde::Deserialize;
+use smartasync_examples::users::{self, Api, ApiError, Report, UserStore};
 
 /// Measure /health latency under slow queries, with and without `_async`.
 #[derive(Debug, Parser)]
@@ -72,20 +76,38 @@ enum Mode {
     Blocking,
 }
 
+/// Query string of `GET /report`: `?work=<rows>`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportQuery {
+    /// Rows to walk (at most `users::MAX_REPORT_WORK`).
+    work: u32,
+}
+
+/// The handler as written with smartasync: the query runs on the blocking pool.
+async fn report_offloaded(
+    State(store): State<UserStore>,
+    Api(Query(query)): Api<Query<ReportQuery>>,
+) -> Result<Json<Report>, ApiError> {
+    Ok(Json(store.report_async(query.work).await?))
+}
+
 /// The naive handler: a blocking call inside an async fn. It compiles, it works, and it
 /// stalls a runtime worker for as long as the query runs.
 async fn report_blocking(
     State(store): State<UserStore>,
-    QueryArgs(query): QueryArgs<ReportQuery>,
-) -> Result<axum::Json<Report>, ApiError> {
-    Ok(axum::Json(store.report(query.work)?))
+    Api(Query(query)): Api<Query<ReportQuery>>,
+) -> Result<Json<Report>, ApiError> {
+    Ok(Json(store.report(query.work)?))
 }
 
-fn naive_router(store: UserStore) -> Router {
-    Router::new()
-        .route("/health", get(users::health))
-        .route("/report", get(report_blocking))
-        .with_state(store)
+/// The real users API plus a `/report` route; only that handler differs between modes.
+fn server_router(mode: Mode, store: UserStore) -> Router {
+    let report = match mode {
+        Mode::SmartAsync => Router::new().route("/report", get(report_offloaded)),
+        Mode::Blocking => Router::new().route("/report", get(report_blocking)),
+    };
+    users::router_with(store, report)
 }
 
 struct RunResult {
@@ -107,19 +129,46 @@ fn connections(args: &Args) -> u32 {
     })
 }
 
-/// Rows of the report query that take about `target` on this machine.
-fn calibrate(store: &UserStore, target: Duration) -> Result<u32, users::UserError> {
+/// Rows of the report query that take about `target` alone on this machine, and the time
+/// one such query then took. Two rounds (a probe, then a correction at the size found),
+/// each keeping the fastest of a few runs, so that a moment of load from other processes
+/// does not skew the size much.
+fn calibrate(store: &UserStore, target: Duration) -> Result<(u32, Duration), users::UserError> {
+    let fastest = |work: u32| -> Result<Duration, users::UserError> {
+        let mut best = Duration::MAX;
+        for _ in 0..5 {
+            let start = Instant::now();
+            store.report(work)?;
+            best = best.min(start.elapsed());
+        }
+        Ok(best)
+    };
+    let scaled = |work: u32, took: Duration| -> u32 {
+        let rows = f64::from(work) * target.as_secs_f64() / took.as_secs_f64().max(1e-9);
+        rows.clamp(10_000.0, f64::from(users::MAX_REPORT_WORK)) as u32
+    };
+    store.report(100_000)?; // warm the connection and the page cache
     let probe = 100_000;
-    store.report(probe)?; // warm the connection and the page cache
-    let mut best = Duration::MAX;
-    for _ in 0..3 {
-        let start = Instant::now();
-        store.report(probe)?;
-        best = best.min(start.elapsed());
-    }
-    let per_row = best.as_secs_f64() / f64::from(probe);
-    let work = (target.as_secs_f64() / per_row.max(1e-12)) as u64;
-    Ok(work.clamp(10_000, u64::from(users::MAX_REPORT_WORK)) as u32)
+    let work = scaled(probe, fastest(probe)?);
+    let work = scaled(work, fastest(work)?);
+    Ok((work, fastest(work)?))
+}
+
+/// A throw-away database file for `name` in the temp dir.
+fn temp_db(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "smartasync-users-load-{name}-{}.db",
+        std::process::id()
+    ))
+}
+
+/// An HTTP client for the loopback servers: never through a proxy, bounded waits.
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("an HTTP client with default settings")
 }
 
 /// GETs `url` and reads the whole body; whether that succeeded with a 2xx.
@@ -140,10 +189,7 @@ async fn drive(base: String, args: &Args, work: u32) -> RunResult {
     for _ in 0..args.slow_clients {
         let url = format!("{base}/report?work={work}");
         // One client (one connection) per slow caller, so they really run side by side.
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("an HTTP client with default settings");
+        let client = http_client();
         slow_tasks.push(tokio::spawn(async move {
             let (mut done, mut failures, mut total) = (0usize, 0usize, Duration::ZERO);
             while Instant::now() < deadline && done + failures < per_client {
@@ -160,10 +206,7 @@ async fn drive(base: String, args: &Args, work: u32) -> RunResult {
     }
 
     tokio::time::sleep(WARMUP).await;
-    let health = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("an HTTP client with default settings");
+    let health = http_client();
     let url = format!("{base}/health");
     let mut health_ms = Vec::new();
     let mut failures = 0;
@@ -193,39 +236,35 @@ async fn drive(base: String, args: &Args, work: u32) -> RunResult {
     }
 }
 
-fn run(mode: Mode, args: &Args, client: &tokio::runtime::Runtime) -> Result<RunResult, String> {
+fn run(
+    mode: Mode,
+    args: &Args,
+    work: u32,
+    client: &tokio::runtime::Runtime,
+) -> Result<RunResult, String> {
     let name = match mode {
         Mode::SmartAsync => "smartasync",
         Mode::Blocking => "blocking",
     };
-    let db: PathBuf = std::env::temp_dir().join(format!(
-        "smartasync-users-load-{name}-{}.db",
-        std::process::id()
-    ));
+    let db = temp_db(name);
     let result = (|| {
-        let store =
-            UserStore::open(&db).map_err(|e| format!("cannot open {}: {e}", db.display()))?;
-        let work = calibrate(&store, Duration::from_millis(args.slow_ms))
-            .map_err(|e| format!("calibration failed: {e}"))?;
+        let store = UserStore::open_with_pool_size(&db, connections(args))
+            .map_err(|e| format!("cannot open {}: {e}", db.display()))?;
         let server = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name(format!("{name}-server"))
             .enable_all()
             .build()
             .map_err(|e| format!("cannot build the server runtime: {e}"))?;
-        let router = match mode {
-            Mode::SmartAsync => users::router(store),
-            Mode::Blocking => naive_router(store),
-        };
         let addr = server
-            .block_on(users::spawn_server(router))
+            .block_on(users::spawn_server(server_router(mode, store)))
             .map_err(|e| format!("cannot bind a loopback port: {e}"))?;
         let result = client.block_on(drive(format!("http://{addr}"), args, work));
         // Dropped here, outside any runtime; in-flight queries get a moment to finish.
         server.shutdown_timeout(Duration::from_secs(5));
         println!(
-            "{name:>10}: {} slow requests (work={work}, mean {:.1} ms), {} /health probes, \
-             p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {} failures",
+            "{name:>10}: {} slow requests (mean {:.1} ms each, queueing included), \
+             {} /health probes, p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms, {} failures",
             result.slow_done,
             result.slow_ms_mean,
             result.health_ms.len(),
@@ -236,9 +275,20 @@ fn run(mode: Mode, args: &Args, client: &tokio::runtime::Runtime) -> Result<RunR
         );
         Ok(result)
     })();
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-    }
+    let _ = users::remove_database(&db);
+    result
+}
+
+/// Calibrates the report on a store of its own, so both runs get the same work.
+fn calibrate_once(args: &Args) -> Result<(u32, Duration), String> {
+    let db = temp_db("calibration");
+    let result = UserStore::open_with_pool_size(&db, 1)
+        .map_err(|e| format!("cannot open {}: {e}", db.display()))
+        .and_then(|store| {
+            calibrate(&store, Duration::from_millis(args.slow_ms))
+                .map_err(|e| format!("calibration failed: {e}"))
+        });
+    let _ = users::remove_database(&db);
     result
 }
 
@@ -267,16 +317,25 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let (work, took) = match calibrate_once(&args) {
+        Ok(calibrated) => calibrated,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     println!(
-        "two runs of {} s, {} slow clients and {} pooled connections each, /health probed every {} ms",
+        "two runs of {} s, each with {} slow clients (report work={work}, {:.1} ms alone), \
+         {} pooled connection(s), /health probed every {} ms",
         args.seconds,
         args.slow_clients,
+        took.as_secs_f64() * 1e3,
         connections(&args),
         PROBE_INTERVAL.as_millis()
     );
     let mut results = Vec::new();
     for mode in [Mode::SmartAsync, Mode::Blocking] {
-        match run(mode, &args, &client) {
+        match run(mode, &args, work, &client) {
             Ok(result) => results.push(result),
             Err(error) => {
                 eprintln!("error: {error}");

@@ -5,28 +5,35 @@
 //! a pooled connection. Each method carries `#[smartasync]`, so it also has an `_async`
 //! twin that runs the same body on the blocking pool. The sync CLI
 //! (`examples/users_cli.rs`) calls `store.create(&new)`; the Axum handlers of [`router`]
-//! call `store.create_async(&new).await`, and the runtime's two worker threads never wait
-//! on SQLite.
+//! call `store.create_async(&new).await`, and the runtime's worker threads never wait on
+//! SQLite.
 //!
 //! Decisions worth knowing:
 //!
 //! - The schema is created on [`UserStore::open`]; the database runs in WAL mode with a busy
-//!   timeout, so the API and the CLI can use the same file at the same time.
+//!   timeout, so the API and the CLI can use the same file at the same time. A file that
+//!   cannot be opened is an error at once, with SQLite's reason and the path.
+//! - A call waits at most [`CONNECTION_WAIT`] for a free pooled connection; past that it is
+//!   [`UserError::Unavailable`], served as a 503 with a JSON message.
 //! - Emails are trimmed and lowercased before they are stored, and unique: a second user
 //!   with the same email is [`UserError::DuplicateEmail`] (HTTP 409).
 //! - Every statement is parameterized; user input never becomes SQL text.
 //! - Only [`UserError::Internal`] becomes a 500; client mistakes are 4xx with a JSON body
 //!   `{"error": "..."}`, including malformed JSON, missing fields, a bad id in the path and
 //!   an oversized body (the limit is [`MAX_BODY_BYTES`]).
+//! - The deliberately slow [`UserStore::report`] has no route in [`router`]: any client
+//!   could spend a second of CPU per request on it. The load example mounts it on its own
+//!   servers with [`router_with`].
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path as UrlPath, Query};
+use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -34,8 +41,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{ErrorCode, OptionalExtension, params};
-use serde::de::DeserializeOwned;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use smartasync::smartasync;
 
@@ -47,6 +53,13 @@ pub const MAX_PAGE: u32 = 1000;
 
 /// Largest `work` [`UserStore::report`] accepts (about a second of CPU).
 pub const MAX_REPORT_WORK: u32 = 10_000_000;
+
+/// How long a call waits for a free pooled connection before it gives up with
+/// [`UserError::Unavailable`] (see [`UserStore::with_connection_wait`]).
+pub const CONNECTION_WAIT: Duration = Duration::from_secs(2);
+
+/// How long SQLite retries a statement that finds the file locked by another writer.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 const MAX_NAME_CHARS: usize = 100;
 const MAX_EMAIL_CHARS: usize = 254;
@@ -162,6 +175,10 @@ pub enum UserError {
         /// What was wrong, written for the client.
         reason: String,
     },
+    /// No pooled connection could be had within the store's connection wait: every one is
+    /// busy with other calls (or, when the message says why, new ones cannot be opened).
+    /// Usually transient; a server answers 503.
+    Unavailable(Box<dyn StdError + Send + Sync>),
     /// The store itself failed (the database, the pool): a server fault, not the caller's.
     Internal(Box<dyn StdError + Send + Sync>),
 }
@@ -179,6 +196,7 @@ impl UserError {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::DuplicateEmail { .. } => StatusCode::CONFLICT,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -192,6 +210,7 @@ impl fmt::Display for UserError {
                 write!(f, "a user with email `{email}` already exists")
             }
             Self::Invalid { reason } => f.write_str(reason),
+            Self::Unavailable(error) => write!(f, "the user store is unavailable: {error}"),
             Self::Internal(error) => write!(f, "the user store failed: {error}"),
         }
     }
@@ -200,7 +219,7 @@ impl fmt::Display for UserError {
 impl StdError for UserError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
-            Self::Internal(error) => Some(&**error),
+            Self::Unavailable(error) | Self::Internal(error) => Some(&**error),
             _ => None,
         }
     }
@@ -212,9 +231,10 @@ impl From<rusqlite::Error> for UserError {
     }
 }
 
+/// The pool's only error is "timed out waiting for connection".
 impl From<r2d2::Error> for UserError {
     fn from(error: r2d2::Error) -> Self {
-        Self::Internal(Box::new(error))
+        Self::Unavailable(Box::new(error))
     }
 }
 
@@ -244,6 +264,27 @@ fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
+/// Deletes the SQLite database file at `path` with its WAL companions (`-wal`, `-shm`);
+/// files that do not exist are no error. For tests and examples that use throw-away files.
+///
+/// # Errors
+///
+/// The first failure to remove a file that exists.
+pub fn remove_database(path: &Path) -> io::Result<()> {
+    let mut result = Ok(());
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        match std::fs::remove_file(&file) {
+            Err(error) if error.kind() != io::ErrorKind::NotFound && result.is_ok() => {
+                result = Err(error);
+            }
+            _ => {}
+        }
+    }
+    result
+}
+
 /// The users service: a cheap, cloneable handle on a pool of SQLite connections.
 ///
 /// Every method is ordinary blocking rusqlite code marked `#[smartasync]`, so each comes
@@ -264,20 +305,20 @@ fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
 /// let found = runtime.block_on(store.get_async(ada.id))?;
 /// assert_eq!(found, ada);
 /// # drop(store);
-/// # for suffix in ["", "-wal", "-shm"] {
-/// #     let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-/// # }
+/// # smartasync_examples::users::remove_database(&path)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
 pub struct UserStore {
     pool: Pool<SqliteConnectionManager>,
+    connection_wait: Duration,
 }
 
 impl fmt::Debug for UserStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UserStore")
             .field("pool", &self.pool.state())
+            .field("connection_wait", &self.connection_wait)
             .finish()
     }
 }
@@ -288,7 +329,7 @@ impl UserStore {
     ///
     /// # Errors
     ///
-    /// [`UserError::Internal`] if the file cannot be opened or the schema cannot be created.
+    /// As [`open_with_pool_size`](Self::open_with_pool_size).
     #[smartasync]
     pub fn open(path: &Path) -> Result<Self, UserError> {
         Self::open_with_pool_size(path, 8)
@@ -298,34 +339,64 @@ impl UserStore {
     ///
     /// # Errors
     ///
-    /// [`UserError::Invalid`] for 0 connections; [`UserError::Internal`] if the file cannot
-    /// be opened or the schema cannot be created.
+    /// [`UserError::Invalid`] for 0 connections, or for a database that cannot run in WAL
+    /// mode (such as `:memory:`, which would give each connection a database of its own);
+    /// [`UserError::Internal`] if the file cannot be opened or the schema cannot be created.
     #[smartasync]
     pub fn open_with_pool_size(path: &Path, max_connections: u32) -> Result<Self, UserError> {
         if max_connections == 0 {
             return Err(UserError::invalid("the pool needs at least one connection"));
         }
-        let manager = SqliteConnectionManager::file(path).with_init(|connection| {
-            connection.busy_timeout(Duration::from_secs(5))?;
-            connection.pragma_update(None, "foreign_keys", true)
-        });
+        // One connection opened here, before any pool: a file that cannot be opened fails at
+        // once with SQLite's reason, instead of as a pool timeout.
+        let connection = Connection::open(path)?;
+        connection.busy_timeout(BUSY_TIMEOUT)?;
+        // WAL lets readers (the API) and a writer (the CLI) share the file; the mode is
+        // stored in the file, so setting it once here covers every later connection.
+        let mode: String =
+            connection.pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(UserError::invalid(format!(
+                "`{}` cannot be shared by several connections: SQLite kept journal mode \
+                 `{mode}` instead of `wal`; give the path of a database file",
+                path.display()
+            )));
+        }
+        connection.execute_batch(SCHEMA)?;
+        drop(connection);
+
+        let manager = SqliteConnectionManager::file(path)
+            .with_init(|connection| connection.busy_timeout(BUSY_TIMEOUT));
+        // Unchecked: the file was just opened, and a later failure to open a connection
+        // is reported by the call that needed it.
         let pool = Pool::builder()
             .max_size(max_connections)
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(10))
-            .build(manager)?;
-        let connection = pool.get()?;
-        // WAL lets readers (the API) and a writer (the CLI) share the file; the mode is
-        // stored in the file, so setting it once here covers every later connection.
-        let _mode: String =
-            connection.pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))?;
-        connection.execute_batch(SCHEMA)?;
-        drop(connection);
-        Ok(Self { pool })
+            .connection_timeout(CONNECTION_WAIT)
+            .build_unchecked(manager);
+        Ok(Self {
+            pool,
+            connection_wait: CONNECTION_WAIT,
+        })
+    }
+
+    /// This store with another limit on how long a call waits for a free pooled
+    /// connection before it fails with [`UserError::Unavailable`] (default
+    /// [`CONNECTION_WAIT`]). Clones made afterwards keep it; the pool stays shared.
+    #[must_use]
+    pub fn with_connection_wait(mut self, wait: Duration) -> Self {
+        self.connection_wait = wait;
+        self
+    }
+
+    /// How many of the pool's connections are lent to calls right now.
+    pub fn connections_in_use(&self) -> u32 {
+        let state = self.pool.state();
+        state.connections - state.idle_connections
     }
 
     fn connection(&self) -> Result<PooledConnection<SqliteConnectionManager>, UserError> {
-        Ok(self.pool.get()?)
+        Ok(self.pool.get_timeout(self.connection_wait)?)
     }
 
     /// Up to `limit` users (1 to [`MAX_PAGE`]) with an id greater than `after`, by id.
@@ -472,6 +543,20 @@ impl ApiError {
             message: message.into(),
         }
     }
+
+    /// The status and text of an extractor's rejection, given as its response: Axum's
+    /// rejections answer with a status and a plain-text reason; this keeps both.
+    async fn from_rejection(response: Response) -> Self {
+        let status = response.status();
+        let message = match axum::body::to_bytes(response.into_body(), MAX_BODY_BYTES).await {
+            Ok(text) if !text.is_empty() => String::from_utf8_lossy(&text).into_owned(),
+            _ => status
+                .canonical_reason()
+                .unwrap_or("bad request")
+                .to_owned(),
+        };
+        Self::new(status, message)
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -487,73 +572,59 @@ impl IntoResponse for ApiError {
 impl From<UserError> for ApiError {
     fn from(error: UserError) -> Self {
         let status = error.status();
-        if let UserError::Internal(_) = error {
+        match error {
             // The details are for the operator, not the client.
-            tracing::error!(error = %error, "user store failure");
-            return Self::new(status, "internal error");
+            UserError::Internal(_) => {
+                tracing::error!(error = %error, "user store failure");
+                Self::new(status, "internal error")
+            }
+            UserError::Unavailable(_) => {
+                tracing::warn!(error = %error, "user store unavailable");
+                Self::new(status, "the user store is busy; try again shortly")
+            }
+            _ => Self::new(status, error.to_string()),
         }
-        Self::new(status, error.to_string())
     }
 }
 
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
-        Self::new(rejection.status(), rejection.body_text())
-    }
-}
+/// Any Axum extractor `E`, rejecting with an [`ApiError`] (a JSON message) instead of
+/// plain text, with the status `E` chose: `Api<Json<T>>` (400 for malformed JSON, 422 for
+/// missing or mistyped fields, 415 without a JSON content type, 413 over
+/// [`MAX_BODY_BYTES`]), `Api<Path<i64>>` and `Api<Query<T>>` (400).
+///
+/// ```
+/// use axum::extract::{Json, Path};
+/// use smartasync_examples::users::{Api, NewUser};
+///
+/// async fn rename(Api(Path(id)): Api<Path<i64>>, Api(Json(new)): Api<Json<NewUser>>) {
+///     # let _ = (id, new);
+/// }
+/// let _app: axum::Router = axum::Router::new().route("/users/{id}", axum::routing::put(rename));
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Api<E>(pub E);
 
-impl From<PathRejection> for ApiError {
-    fn from(rejection: PathRejection) -> Self {
-        Self::new(rejection.status(), rejection.body_text())
-    }
-}
-
-impl From<QueryRejection> for ApiError {
-    fn from(rejection: QueryRejection) -> Self {
-        Self::new(rejection.status(), rejection.body_text())
-    }
-}
-
-/// Axum's `Json` extractor, rejecting with an [`ApiError`] (a JSON message) instead of
-/// plain text: 400 for malformed JSON, 422 for missing or mistyped fields, 415 without a
-/// JSON content type, 413 over [`MAX_BODY_BYTES`].
-#[derive(Debug, Clone)]
-pub struct JsonBody<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+impl<S: Send + Sync, E: FromRequest<S>> FromRequest<S> for Api<E> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let Json(value) = Json::<T>::from_request(request, state).await?;
-        Ok(Self(value))
+        let rejection = match E::from_request(request, state).await {
+            Ok(value) => return Ok(Self(value)),
+            Err(rejection) => rejection.into_response(),
+        };
+        Err(ApiError::from_rejection(rejection).await)
     }
 }
 
-/// The user id in a `/users/{id}` path; anything but an `i64` is a 400 with a JSON message.
-#[derive(Debug, Clone, Copy)]
-pub struct UserId(pub i64);
-
-impl<S: Send + Sync> FromRequestParts<S> for UserId {
+impl<S: Send + Sync, E: FromRequestParts<S>> FromRequestParts<S> for Api<E> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::extract::Path(id) =
-            axum::extract::Path::<i64>::from_request_parts(parts, state).await?;
-        Ok(Self(id))
-    }
-}
-
-/// Axum's `Query` extractor, rejecting with an [`ApiError`] (400 and a JSON message).
-#[derive(Debug, Clone)]
-pub struct QueryArgs<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryArgs<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::extract::Query(value) =
-            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
-        Ok(Self(value))
+        let rejection = match E::from_request_parts(parts, state).await {
+            Ok(value) => return Ok(Self(value)),
+            Err(rejection) => rejection.into_response(),
+        };
+        Err(ApiError::from_rejection(rejection).await)
     }
 }
 
@@ -573,19 +644,6 @@ fn default_limit() -> u32 {
     100
 }
 
-/// Query string of `GET /report`: `?work=<rows>`.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReportQuery {
-    /// Rows to walk (default 100 000, at most [`MAX_REPORT_WORK`]).
-    #[serde(default = "default_work")]
-    pub work: u32,
-}
-
-fn default_work() -> u32 {
-    100_000
-}
-
 /// `GET /health`: answers at once, touching no database.
 pub async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
@@ -593,14 +651,14 @@ pub async fn health() -> Json<serde_json::Value> {
 
 async fn list_users(
     State(store): State<UserStore>,
-    QueryArgs(query): QueryArgs<ListQuery>,
+    Api(Query(query)): Api<Query<ListQuery>>,
 ) -> Result<Json<Vec<User>>, ApiError> {
     Ok(Json(store.list_async(query.after, query.limit).await?))
 }
 
 async fn create_user(
     State(store): State<UserStore>,
-    JsonBody(new): JsonBody<NewUser>,
+    Api(Json(new)): Api<Json<NewUser>>,
 ) -> Result<Response, ApiError> {
     let user = store.create_async(&new).await?;
     let location = format!("/users/{}", user.id);
@@ -614,32 +672,25 @@ async fn create_user(
 
 async fn get_user(
     State(store): State<UserStore>,
-    UserId(id): UserId,
+    Api(UrlPath(id)): Api<UrlPath<i64>>,
 ) -> Result<Json<User>, ApiError> {
     Ok(Json(store.get_async(id).await?))
 }
 
 async fn update_user(
     State(store): State<UserStore>,
-    UserId(id): UserId,
-    JsonBody(new): JsonBody<NewUser>,
+    Api(UrlPath(id)): Api<UrlPath<i64>>,
+    Api(Json(new)): Api<Json<NewUser>>,
 ) -> Result<Json<User>, ApiError> {
     Ok(Json(store.update_async(id, &new).await?))
 }
 
 async fn delete_user(
     State(store): State<UserStore>,
-    UserId(id): UserId,
+    Api(UrlPath(id)): Api<UrlPath<i64>>,
 ) -> Result<StatusCode, ApiError> {
     store.delete_async(id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-async fn report(
-    State(store): State<UserStore>,
-    QueryArgs(query): QueryArgs<ReportQuery>,
-) -> Result<Json<Report>, ApiError> {
-    Ok(Json(store.report_async(query.work).await?))
 }
 
 async fn no_route(method: Method, uri: Uri) -> ApiError {
@@ -666,10 +717,17 @@ async fn wrong_method(method: Method, uri: Uri) -> ApiError {
 /// | `GET /users/{id}` | 200; 404 |
 /// | `PUT /users/{id}` `{"name","email"}` | 200; 404; 409; 422 |
 /// | `DELETE /users/{id}` | 204; 404 |
-/// | `GET /report?work=` | 200, the result of a deliberately slow query |
 ///
-/// Every error has a JSON body `{"error": "..."}`.
+/// Every error has a JSON body `{"error": "..."}`; a route that touches the store answers
+/// 503 when no pooled connection comes free within the store's connection wait.
 pub fn router(store: UserStore) -> Router {
+    router_with(store, Router::new())
+}
+
+/// [`router`] plus the routes of `extra`, which share its state, body limit and JSON error
+/// answers for unknown routes and methods. The load example mounts its slow `/report`
+/// endpoints this way.
+pub fn router_with(store: UserStore, extra: Router<UserStore>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/users", get(list_users).post(create_user))
@@ -677,7 +735,7 @@ pub fn router(store: UserStore) -> Router {
             "/users/{id}",
             get(get_user).put(update_user).delete(delete_user),
         )
-        .route("/report", get(report))
+        .merge(extra)
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -700,7 +758,7 @@ pub async fn serve(
         .await
 }
 
-/// Binds a loopback listener on an ephemeral port and serves [`router`] on a task of the
+/// Binds a loopback listener on an ephemeral port and serves `router` on a task of the
 /// current runtime; returns the bound address. For tests and the load example.
 ///
 /// # Errors

@@ -1,88 +1,137 @@
 //! The sync CLI as a real process, alone and next to the API on the same SQLite file: a user
 //! the CLI adds is served by the API, and one the API creates is seen by the CLI.
 
+mod support;
+
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use smartasync_examples::users::{self, User, UserStore};
+use smartasync_examples::users::User;
+use support::{TempDb, get_json, http_client, start};
 
-/// The `users_cli` example, built once per test run through the cargo that runs the tests
-/// (same target directory, same profile).
+/// How long one run of the CLI may take (it normally takes milliseconds).
+const CLI_DEADLINE: Duration = Duration::from_secs(30);
+/// How long building the CLI may take, when this test has to.
+const BUILD_DEADLINE: Duration = Duration::from_secs(600);
+
+/// The `users_cli` example of this test's own build. This test runs from
+/// `target/<profile>/deps/`; the example lives in `target/<profile>/examples/`. `cargo test`
+/// builds examples with the tests, but `cargo test --test users_cli` does not: if the
+/// example is missing, or older than this test binary (rebuilt whenever the library
+/// changes) or than its source, it is built once with the same cargo and profile, with a
+/// deadline (the build directory may be locked by another build).
 fn cli_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo.args([
+        let test_exe = std::env::current_exe().expect("the test executable's path");
+        let profile_dir = test_exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test runs from target/<profile>/deps");
+        let binary = profile_dir
+            .join("examples")
+            .join(format!("users_cli{}", std::env::consts::EXE_SUFFIX));
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/users_cli.rs");
+        let fresh = modified(&binary).is_some_and(|built| {
+            [test_exe.as_path(), source.as_path()]
+                .iter()
+                .all(|input| modified(input).is_some_and(|changed| built >= changed))
+        });
+        if !fresh {
+            build_cli(profile_dir);
+        }
+        assert!(binary.is_file(), "no users_cli at {}", binary.display());
+        binary
+    })
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// `cargo build --example users_cli` in the profile whose directory is `profile_dir`.
+fn build_cli(profile_dir: &Path) {
+    let profile = match profile_dir.file_name().and_then(|name| name.to_str()) {
+        Some("debug") => "dev",
+        Some(name) => name,
+        None => panic!("no profile in {}", profile_dir.display()),
+    };
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .args([
             "build",
             "--quiet",
             "--example",
             "users_cli",
-            "--message-format=json",
-        ]);
-        cargo
-            .arg("--manifest-path")
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
-        if !cfg!(debug_assertions) {
-            cargo.arg("--release");
-        }
-        let output = cargo.output().expect("run cargo build");
-        assert!(
-            output.status.success(),
-            "cargo build --example users_cli failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter(|message| {
-                message["reason"] == "compiler-artifact" && message["target"]["name"] == "users_cli"
-            })
-            .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reported the users_cli executable")
+            "--profile",
+            profile,
+        ])
+        .arg("--manifest-path")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
+    let output = run_with_deadline(&mut cargo, BUILD_DEADLINE);
+    assert!(
+        output.status.success(),
+        "cargo build --example users_cli failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Runs `command` to completion with its output captured; kills it and fails the test if
+/// it is still running after `deadline`.
+fn run_with_deadline(command: &mut Command, deadline: Duration) -> Output {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot start {command:?}: {error}"));
+    // Read both pipes while waiting, so a chatty child never blocks on a full pipe.
+    let stdout = drain(child.stdout.take().expect("piped stdout"));
+    let stderr = drain(child.stderr.take().expect("piped stderr"));
+    let status = wait_with_deadline(&mut child, deadline).unwrap_or_else(|| {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{command:?} was still running after {deadline:?}: killed");
+    });
+    Output {
+        status,
+        stdout: stdout.join().expect("the stdout reader"),
+        stderr: stderr.join().expect("the stderr reader"),
+    }
+}
+
+fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        bytes
     })
 }
 
-/// A database file of its own, removed (with its WAL files) on drop.
-struct TempDb(PathBuf);
-
-impl TempDb {
-    fn new(tag: &str) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!(
-            "smartasync-users-cli-{tag}-{}-{n}.db",
-            std::process::id()
-        ));
-        remove_db(&path);
-        Self(path)
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        remove_db(&self.0);
-    }
-}
-
-fn remove_db(path: &Path) {
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+fn wait_with_deadline(child: &mut Child, deadline: Duration) -> Option<ExitStatus> {
+    let end = Instant::now() + deadline;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            return Some(status);
+        }
+        if Instant::now() >= end {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
 /// Runs the CLI on `db` with `args`.
 fn cli(db: &Path, args: &[&str]) -> Output {
-    Command::new(cli_binary())
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .output()
-        .expect("run users_cli")
+    run_with_deadline(
+        Command::new(cli_binary()).arg("--db").arg(db).args(args),
+        CLI_DEADLINE,
+    )
 }
 
 /// Runs the CLI, expects success, and returns its stdout.
@@ -129,7 +178,7 @@ fn parse_users(stdout: &str) -> Vec<User> {
 #[test]
 fn cli_crud_and_errors() {
     let temp = TempDb::new("crud");
-    let db = temp.0.as_path();
+    let db = temp.path();
     let ada = parse_users(&cli_ok(
         db,
         &["add", "--name", "Ada", "--email", "Ada@Example.com"],
@@ -190,16 +239,11 @@ fn cli_crud_and_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_and_api_share_a_database() {
     let db = TempDb::new("shared");
-    let store = UserStore::open_async(&db.0).await.unwrap();
-    let addr = users::spawn_server(users::router(store)).await.unwrap();
-    let base = format!("http://{addr}");
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
+    let (base, _store) = start(&db).await;
+    let http = http_client();
     // Run the CLI off the async workers: it is a blocking child process.
     let run = |args: &'static [&'static str]| {
-        let path = db.0.clone();
+        let path = db.path().to_owned();
         tokio::task::spawn_blocking(move || cli_ok(&path, args))
     };
 
@@ -211,14 +255,7 @@ async fn cli_and_api_share_a_database() {
     )
     .pop()
     .unwrap();
-    let served: User = http
-        .get(format!("{base}/users/{}", from_cli.id))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let served: User = get_json(&http, &format!("{base}/users/{}", from_cli.id)).await;
     assert_eq!(served, from_cli);
 
     // Created by the API, listed by the CLI.
@@ -243,7 +280,7 @@ async fn cli_and_api_share_a_database() {
     assert_eq!(response.status(), StatusCode::CONFLICT);
 
     // Removed by the CLI, gone from the API.
-    let path = db.0.clone();
+    let path = db.path().to_owned();
     let id = from_api.id.to_string();
     let removed = tokio::task::spawn_blocking(move || cli_ok(&path, &["rm", &id]))
         .await
@@ -257,4 +294,23 @@ async fn cli_and_api_share_a_database() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let body: Value = response.json().await.unwrap();
     assert!(body["error"].as_str().unwrap().contains("no user"));
+}
+
+/// A database in a directory that does not exist: the CLI fails at once with SQLite's
+/// reason and the path (not after a pool timeout), exit status 1.
+#[test]
+fn cli_with_an_unopenable_database_fails_fast() {
+    let dir = TempDb::new("missing-dir");
+    let db = dir.path().join("users.db");
+    let output = run_with_deadline(
+        Command::new(cli_binary()).arg("--db").arg(&db).arg("list"),
+        Duration::from_secs(5),
+    );
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(output.stdout.is_empty(), "{output:?}");
+    let stderr = String::from_utf8(output.stderr).expect("UTF-8 output");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.contains("unable to open database file"), "{stderr}");
+    assert!(stderr.contains(&db.display().to_string()), "{stderr}");
+    assert!(!stderr.contains("timed out"), "{stderr}");
 }
