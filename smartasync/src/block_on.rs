@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::{Handle, RuntimeFlavor};
 
+use crate::blocking;
 use crate::context::{self, Mode, Wakeups};
 use crate::runtime;
 
@@ -25,8 +26,14 @@ use crate::runtime;
 /// | a blocking-pool thread of a multi-thread runtime | polled here with that runtime's handle |
 /// | a blocking-pool thread of a current-thread runtime, inside [`unblock`](crate::unblock) | polled here with that runtime's handle; its own thread drives I/O and timers |
 /// | the thread of a current-thread runtime (`#[tokio::test]`), or any other thread where a runtime is entered but cannot be re-entered | polled here with the process-wide runtime entered, outside Tokio's task budget |
+/// | inside a `LocalSet`, or anywhere else Tokio refuses `block_in_place` | polled here with the entered runtime's handle, outside Tokio's task budget |
 ///
 /// Panics of the future unwind out of `block_on` with their original payload.
+///
+/// Tokio refuses `block_in_place` with a panic, and offers no way to ask first; smartasync
+/// asks by trying, before anything of the future runs. So that the refusal is not printed,
+/// the first such call installs a pass-through panic hook that hides that one panic and
+/// hands every other panic to the hook that was in place.
 ///
 /// # Caveat on a current-thread runtime
 ///
@@ -40,7 +47,7 @@ use crate::runtime;
 /// Tokio also hands some wake-ups to the scheduler of the thread's runtime instead of the
 /// waker (`tokio::task::yield_now` does): on a paused current-thread runtime they would
 /// never arrive. So on such a thread, a future that is not woken is re-polled anyway after
-/// a short wait, starting at 100 µs and doubling up to 10 ms while nothing wakes it.
+/// a short wait, starting at 50 µs and doubling up to 1 ms while nothing wakes it.
 ///
 /// A closure run directly by `tokio::task::spawn_blocking` (rather than [`unblock`](crate::unblock) or a
 /// generated `_async` entry) on a current-thread runtime cannot be told from that runtime's
@@ -77,7 +84,13 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
             poll_here(future, wakeups)
         }
         (_, RuntimeFlavor::MultiThread) => {
-            tokio::task::block_in_place(move || handle.block_on(future))
+            let mut future = pin!(future);
+            match blocking::try_block_in_place(|| handle.block_on(future.as_mut())) {
+                Ok(output) => output,
+                // Tokio refused (a `LocalSet`, or another runtime's thread): poll here, with
+                // the runtime this thread entered driving I/O and timers.
+                Err(_) => poll_here(future, Wakeups::MayBeHeld),
+            }
         }
         (Mode::Offloaded(id), RuntimeFlavor::CurrentThread) if id == handle.id() => {
             poll_here(future, Wakeups::Delivered(id))
@@ -92,8 +105,8 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 /// First and longest wait before re-polling a future whose wake-ups a paused scheduler may
 /// be holding back (see [`Wakeups::MayBeHeld`]). The wait doubles while no wake-up comes
 /// and starts over after one.
-const FIRST_RECHECK: Duration = Duration::from_micros(100);
-const LAST_RECHECK: Duration = Duration::from_millis(10);
+const FIRST_RECHECK: Duration = Duration::from_micros(50);
+const LAST_RECHECK: Duration = Duration::from_millis(1);
 
 /// Polls `future` to completion on this thread, parking between polls.
 ///

@@ -2,6 +2,7 @@
 
 use tokio::runtime::{Handle, RuntimeFlavor};
 
+use crate::blocking;
 use crate::context::{self, Mode};
 
 /// Runs a blocking closure on the current thread, telling a multi-thread runtime first.
@@ -9,7 +10,9 @@ use crate::context::{self, Mode};
 /// On a worker of a multi-thread Tokio runtime (or inside its `Runtime::block_on`), this is
 /// [`tokio::task::block_in_place`]: the runtime moves its other tasks to another thread for
 /// the duration. Anywhere else (a current-thread runtime, a blocking-pool thread, no runtime
-/// at all) the closure simply runs inline, because there is nothing to hand over.
+/// at all) the closure simply runs inline, because there is nothing to hand over; so it does
+/// where Tokio refuses `block_in_place`, inside a `LocalSet` (see
+/// [`block_on`](crate::block_on) on how that is asked without a printed panic).
 ///
 /// This is what `#[smartasync(in_place)]` uses for the async entry of a `fn` body. Unlike
 /// [`unblock`](crate::unblock), the closure may borrow and need not be `Send`, but the
@@ -34,7 +37,7 @@ where
             if handle.runtime_flavor() == RuntimeFlavor::MultiThread
                 && !matches!(context::mode(), Mode::PollingHere(_)) =>
         {
-            tokio::task::block_in_place(f)
+            blocking::try_block_in_place(f).unwrap_or_else(|f| f())
         }
         _ => f(),
     }

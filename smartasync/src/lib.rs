@@ -96,6 +96,7 @@
 //! | a worker of a multi-thread runtime (a sync function called from async code) | `block_in_place`, then polled with that runtime's handle: no panic, its other tasks keep running, its resources work | that runtime's blocking pool |
 //! | the thread of a current-thread runtime (`#[tokio::test]`) | polled on this thread with the process-wide runtime entered; no panic (see the caveat in [`block_on`]) | that runtime's blocking pool |
 //! | a `spawn_blocking` / [`unblock`] thread (nesting) | polled with that runtime's handle: resources created there live on it | that runtime's blocking pool |
+//! | inside a `LocalSet` (where Tokio refuses `block_in_place`) | polled here with that runtime's handle: no panic | that runtime's blocking pool |
 //!
 //! The process-wide runtime ([`runtime`]) is a Tokio multi-thread runtime built on first
 //! need and kept for the life of the process, so a client or connection pool created in one
@@ -163,6 +164,7 @@
 #![deny(missing_docs)]
 
 mod block_on;
+mod blocking;
 mod context;
 mod in_place;
 pub mod runtime;
