@@ -100,6 +100,13 @@ pub mod library {
         values.iter().sum()
     }
 
+    /// Shows a value whose type has bounds where it is declared.
+    #[must_use]
+    #[smartasync]
+    pub fn show<T: std::fmt::Debug + Clone + Send + Sync + 'static>(value: &T) -> String {
+        format!("{value:?}")
+    }
+
     /// Sums later.
     #[must_use]
     #[smartasync]
@@ -122,6 +129,7 @@ fn linted_items_work() {
     assert_eq!(service.pair((1, 1)), 4);
     assert_eq!(sum(&[1, 2]), 3);
     assert_eq!(sum_later(vec![1, 2]), 3);
+    assert_eq!(library::show(&1), "1");
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     runtime.block_on(async {
         let mut service = Service::open_async("1").await.expect("a number");

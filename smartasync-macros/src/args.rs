@@ -25,11 +25,23 @@ impl Parse for Args {
         while !input.is_empty() {
             if input.peek(kw::in_place) {
                 let keyword: kw::in_place = input.parse()?;
+                if input.peek(Token![=]) {
+                    return Err(Error::new(
+                        input.span(),
+                        "`in_place` takes no value: write `#[smartasync(in_place)]`",
+                    ));
+                }
                 if args.in_place.replace(keyword).is_some() {
                     return Err(Error::new(keyword.span, "duplicate argument `in_place`"));
                 }
             } else if input.peek(Token![crate]) {
                 let keyword: Token![crate] = input.parse()?;
+                if !input.peek(Token![=]) {
+                    return Err(Error::new(
+                        keyword.span,
+                        "`crate` needs the path to smartasync: `crate = \"path::to::smartasync\"`",
+                    ));
+                }
                 input.parse::<Token![=]>()?;
                 let path = parse_crate_path(input)?;
                 if args.krate.replace(path).is_some() {
@@ -44,6 +56,12 @@ impl Parse for Args {
             }
             if input.is_empty() {
                 break;
+            }
+            if !input.peek(Token![,]) {
+                return Err(Error::new(
+                    input.span(),
+                    format!("expected `,` between arguments: {EXPECTED}"),
+                ));
             }
             input.parse::<Token![,]>()?;
         }

@@ -38,6 +38,29 @@ pub fn require(ty: &mut Type, krate: &Path, helper: &str, span: Span) -> Option<
     }))
 }
 
+/// [`require`] for the referent of a `&T` argument, keeping `&impl A + B` unambiguous.
+pub fn require_referent(
+    reference: &mut TypeReference,
+    krate: &Path,
+    helper: &str,
+    span: Span,
+) -> Option<WherePredicate> {
+    let predicate = require(&mut reference.elem, krate, helper, span);
+    parenthesize_impl_trait(reference);
+    predicate
+}
+
+/// `&impl A + B` is ambiguous; `&(impl A + B)` is what we mean.
+fn parenthesize_impl_trait(reference: &mut TypeReference) {
+    if let Type::ImplTrait(_) = &*reference.elem {
+        let elem = std::mem::replace(&mut *reference.elem, Type::Verbatim(TokenStream::new()));
+        *reference.elem = Type::Paren(TypeParen {
+            paren_token: token::Paren::default(),
+            elem: Box::new(elem),
+        });
+    }
+}
+
 /// `krate::__private::Helper`, every token spanned at `span` so that rustc points there.
 fn helper_bound(krate: &Path, helper: &str, span: Span) -> Option<TypeParamBound> {
     let helper = syn::Ident::new(helper, span);
@@ -77,13 +100,6 @@ impl VisitMut for BoundImplTraits {
 
     fn visit_type_reference_mut(&mut self, reference: &mut TypeReference) {
         visit_mut::visit_type_reference_mut(self, reference);
-        // `&impl A + B` is ambiguous; `&(impl A + B)` is what we mean.
-        if let Type::ImplTrait(_) = &*reference.elem {
-            let elem = std::mem::replace(&mut *reference.elem, Type::Verbatim(TokenStream::new()));
-            *reference.elem = Type::Paren(TypeParen {
-                paren_token: token::Paren::default(),
-                elem: Box::new(elem),
-            });
-        }
+        parenthesize_impl_trait(reference);
     }
 }

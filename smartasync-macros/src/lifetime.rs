@@ -17,6 +17,32 @@ pub fn first_borrow(ty: &Type) -> Option<Span> {
     finder.found
 }
 
+/// Whether a reference's lifetime is written as `'static`.
+pub fn is_static(lifetime: Option<&Lifetime>) -> bool {
+    lifetime.is_some_and(|lifetime| lifetime.ident == "static")
+}
+
+/// The `dyn` of a trait object whose lifetime is left to its default: behind a reference,
+/// the reference's own lifetime, so a copy through `ToOwned` could not be `'static`.
+pub fn elided_object_lifetime(ty: &Type) -> Option<Span> {
+    match ty {
+        Type::Paren(paren) => elided_object_lifetime(&paren.elem),
+        Type::Group(group) => elided_object_lifetime(&group.elem),
+        Type::TraitObject(object) => {
+            let explicit = object
+                .bounds
+                .iter()
+                .any(|bound| matches!(bound, syn::TypeParamBound::Lifetime(_)));
+            (!explicit).then(|| {
+                object
+                    .dyn_token
+                    .map_or_else(|| object.bounds.span(), |token| token.span)
+            })
+        }
+        _ => None,
+    }
+}
+
 /// Whether `ty` mentions `impl Trait`, which cannot be named in a `where` clause.
 pub fn has_impl_trait(ty: &Type) -> bool {
     struct Finder(bool);

@@ -30,6 +30,10 @@ pub fn crossing(receiver: &Receiver) -> syn::Result<Crossing> {
         if let Some(span) = lifetime::first_borrow(&reference.elem) {
             return Err(Error::new(span, refusal("a receiver that borrows")));
         }
+        if lifetime::is_static(reference.lifetime.as_ref()) {
+            // `&'static self`: the reference itself crosses (it needs `Self: Sync`).
+            return Ok(Crossing::Moved(Box::new(ty.clone())));
+        }
         return Ok(Crossing::Shared(reference.elem.clone()));
     }
     if let Some(span) = lifetime::first_borrow(ty) {

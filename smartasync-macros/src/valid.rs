@@ -169,12 +169,21 @@ fn crossing(arg: &PatType) -> syn::Result<Passing> {
                 ),
             ));
         }
-        let is_static = reference
-            .lifetime
-            .as_ref()
-            .is_some_and(|lifetime| lifetime.ident == "static");
+        let is_static = lifetime::is_static(reference.lifetime.as_ref());
         if let Some(span) = lifetime::first_borrow(&reference.elem) {
             return Err(nested_borrow(span, &describe));
+        }
+        if let Some(span) = lifetime::elided_object_lifetime(&reference.elem).filter(|_| !is_static)
+        {
+            return Err(Error::new(
+                span,
+                format!(
+                    "{describe} is a borrowed trait object: the `_async` entry of a `fn` body copies a \
+                     `&T` argument with `ToOwned` when it is called, and a `dyn Trait` cannot be copied\n\
+                     ways out: take an owned `Box<dyn Trait + Send>` or `Arc<dyn Trait + Send + Sync>`, \
+                     write the body as `async fn`, or use `#[smartasync(in_place)]`"
+                ),
+            ));
         }
         return Ok(if is_static {
             Passing::Moved

@@ -39,23 +39,23 @@ where
 )]
 pub trait SharedReceiver: 'static {
     /// The clone that crosses to the blocking pool.
-    type Shared: Borrow<Self> + Send + 'static;
+    type SmartasyncShared: Borrow<Self> + Send + 'static;
 
     /// Takes the clone.
-    fn share(&self) -> Self::Shared;
+    fn smartasync_share(&self) -> Self::SmartasyncShared;
 }
 
 impl<T: Clone + Send + Sync + 'static> SharedReceiver for T {
-    type Shared = T;
+    type SmartasyncShared = T;
 
-    fn share(&self) -> T {
+    fn smartasync_share(&self) -> T {
         self.clone()
     }
 }
 
 /// A clone of `&self`, lent back to the body as `&Self`.
 pub struct Shared<T: SharedReceiver> {
-    clone: T::Shared,
+    clone: T::SmartasyncShared,
     receiver: PhantomData<fn() -> T>,
 }
 
@@ -63,7 +63,7 @@ impl<T: SharedReceiver> Shared<T> {
     /// Clones the receiver when the async entry is called.
     pub fn new(receiver: &T) -> Self {
         Self {
-            clone: receiver.share(),
+            clone: receiver.smartasync_share(),
             receiver: PhantomData,
         }
     }
@@ -83,30 +83,30 @@ impl<T: SharedReceiver> Shared<T> {
 )]
 pub trait Movable: Sized + 'static {
     /// The form in which the value crosses.
-    type Moved: Send + 'static;
+    type SmartasyncMoved: Send + 'static;
 
     /// Packs the value to cross.
-    fn pack(self) -> Self::Moved;
+    fn smartasync_pack(self) -> Self::SmartasyncMoved;
 
     /// Unpacks it on the other side.
-    fn unpack(moved: Self::Moved) -> Self;
+    fn smartasync_unpack(moved: Self::SmartasyncMoved) -> Self;
 }
 
 impl<T: Send + 'static> Movable for T {
-    type Moved = T;
+    type SmartasyncMoved = T;
 
-    fn pack(self) -> T {
+    fn smartasync_pack(self) -> T {
         self
     }
 
-    fn unpack(moved: T) -> T {
+    fn smartasync_unpack(moved: T) -> T {
         moved
     }
 }
 
 /// A value on its way to the blocking pool.
 pub struct Moved<T: Movable> {
-    value: T::Moved,
+    value: T::SmartasyncMoved,
     marker: PhantomData<fn() -> T>,
 }
 
@@ -114,14 +114,14 @@ impl<T: Movable> Moved<T> {
     /// Takes the value when the async entry is called.
     pub fn new(value: T) -> Self {
         Self {
-            value: value.pack(),
+            value: value.smartasync_pack(),
             marker: PhantomData,
         }
     }
 
     /// Gives the value to the body.
     pub fn into_inner(self) -> T {
-        T::unpack(self.value)
+        T::smartasync_unpack(self.value)
     }
 }
 
@@ -134,10 +134,10 @@ impl<T: Movable> Moved<T> {
 )]
 pub trait Copyable: 'static {
     /// The owned copy that crosses to the blocking pool.
-    type Owned: Borrow<Self> + Send + 'static;
+    type SmartasyncOwned: Borrow<Self> + Send + 'static;
 
     /// Takes the copy.
-    fn copy(&self) -> Self::Owned;
+    fn smartasync_copy(&self) -> Self::SmartasyncOwned;
 }
 
 impl<T> Copyable for T
@@ -145,16 +145,16 @@ where
     T: ?Sized + ToOwned + 'static,
     T::Owned: Send + 'static,
 {
-    type Owned = T::Owned;
+    type SmartasyncOwned = T::Owned;
 
-    fn copy(&self) -> T::Owned {
+    fn smartasync_copy(&self) -> T::Owned {
         self.to_owned()
     }
 }
 
 /// The owned copy of a `&T` argument, which lends itself back as `&T`.
 pub struct Copied<T: ?Sized + Copyable> {
-    owned: T::Owned,
+    owned: T::SmartasyncOwned,
     referent: PhantomData<fn(&T)>,
 }
 
@@ -162,7 +162,7 @@ impl<T: ?Sized + Copyable> Copied<T> {
     /// Takes the copy when the async entry is called.
     pub fn new(argument: &T) -> Self {
         Self {
-            owned: argument.copy(),
+            owned: argument.smartasync_copy(),
             referent: PhantomData,
         }
     }
@@ -182,29 +182,29 @@ impl<T: ?Sized + Copyable> Copied<T> {
 )]
 pub trait Returnable: Sized + 'static {
     /// The form in which the value crosses back.
-    type Returned: Send + 'static;
+    type SmartasyncReturned: Send + 'static;
 
     /// Packs the result to cross back.
-    fn pack(self) -> Self::Returned;
+    fn smartasync_pack(self) -> Self::SmartasyncReturned;
 
     /// Unpacks it in the awaiting task.
-    fn unpack(returned: Self::Returned) -> Self;
+    fn smartasync_unpack(returned: Self::SmartasyncReturned) -> Self;
 }
 
 impl<T: Send + 'static> Returnable for T {
-    type Returned = T;
+    type SmartasyncReturned = T;
 
-    fn pack(self) -> T {
+    fn smartasync_pack(self) -> T {
         self
     }
 
-    fn unpack(returned: T) -> T {
+    fn smartasync_unpack(returned: T) -> T {
         returned
     }
 }
 
 struct Returned<T: Returnable> {
-    value: T::Returned,
+    value: T::SmartasyncReturned,
     marker: PhantomData<fn() -> T>,
 }
 
@@ -216,8 +216,8 @@ where
     T: Returnable,
 {
     let task = unblock(move || Returned {
-        value: body().pack(),
+        value: body().smartasync_pack(),
         marker: PhantomData::<fn() -> T>,
     });
-    async move { T::unpack(task.await.value) }
+    async move { T::smartasync_unpack(task.await.value) }
 }

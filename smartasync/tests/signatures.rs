@@ -199,6 +199,37 @@ impl Service {
 #[derive(Clone, Debug, PartialEq)]
 struct Wrapper(u32);
 
+/// A process-lived service: `&'static self` crosses as the reference itself.
+struct Registry {
+    entries: Vec<&'static str>,
+}
+
+impl Registry {
+    #[smartasync]
+    fn count(&'static self, prefix: &str) -> usize {
+        self.entries
+            .iter()
+            .filter(|entry| entry.starts_with(prefix))
+            .count()
+    }
+}
+
+/// The user's own associated types of the same name as smartasync's helpers stay theirs.
+#[smartasync]
+fn own_copy<T>(value: &T) -> T::Owned
+where
+    T: ToOwned + ?Sized + Sync + 'static,
+    T::Owned: Send + 'static,
+{
+    value.to_owned()
+}
+
+/// `&impl Trait` with several bounds.
+#[smartasync]
+fn borrowed_impl(value: &(impl Clone + Display)) -> String {
+    value.to_string()
+}
+
 #[smartasync]
 fn free(mut values: Vec<u32>, scale: &u32) -> u32 {
     values.push(1);
@@ -301,6 +332,12 @@ fn blocking_entries_run_the_written_bodies() {
     let mut counter = 0;
     free_in_place(&mut counter);
     assert_eq!(counter, 1);
+    let registry: &'static Registry = Box::leak(Box::new(Registry {
+        entries: vec!["ab", "ac", "b"],
+    }));
+    assert_eq!(registry.count("a"), 2);
+    assert_eq!(own_copy("text"), "text");
+    assert_eq!(borrowed_impl(&3), "3");
     let repo = generic_impl::Repo {
         backend: "b".to_owned(),
     };
@@ -362,6 +399,13 @@ async fn async_entries_run_the_written_bodies() {
     let mut counter = 0;
     free_in_place_async(&mut counter).await;
     assert_eq!(counter, 1);
+    let registry: &'static Registry = Box::leak(Box::new(Registry {
+        entries: vec!["ab", "ac", "b"],
+    }));
+    assert_eq!(registry.count_async("a").await, 2);
+    assert_eq!(own_copy_async("text").await, "text");
+    assert_eq!(own_copy_async(&[1u8, 2][..]).await, vec![1, 2]);
+    assert_eq!(borrowed_impl_async(&3).await, "3");
     let repo = generic_impl::Repo {
         backend: "b".to_owned(),
     };
