@@ -69,6 +69,7 @@ use crate::runtime;
 /// assert_eq!(rt.block_on(async { smartasync::block_on(answer()) }), 42);
 /// ```
 pub fn block_on<F: Future>(future: F) -> F::Output {
+    let _caller = context::blocking_caller();
     let Ok(handle) = Handle::try_current() else {
         return runtime::handle().block_on(future);
     };

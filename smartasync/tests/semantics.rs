@@ -619,3 +619,33 @@ fn sixteen_threads_call_blocking_entries_at_once() {
         }
     }
 }
+
+/// A blocking entry of an `async fn` body that joins offloaded bodies keeps them concurrent:
+/// the pool starts them at once, so none is run on the waiting thread instead.
+#[smartasync]
+async fn join_three_sleepers() -> Vec<u32> {
+    let (a, b, c) = tokio::join!(
+        sleep_then_async(1, 100),
+        sleep_then_async(2, 100),
+        sleep_then_async(3, 100)
+    );
+    vec![a, b, c]
+}
+
+#[smartasync]
+fn sleep_then(id: u32, millis: u64) -> u32 {
+    thread::sleep(Duration::from_millis(millis));
+    id
+}
+
+#[test]
+fn offloaded_bodies_joined_inside_a_blocking_entry_overlap() {
+    let started = Instant::now();
+    let ids = within("joined from a plain thread", join_three_sleepers);
+    let elapsed = started.elapsed();
+    assert_eq!(ids, vec![1, 2, 3]);
+    assert!(
+        elapsed < Duration::from_millis(250),
+        "three 100 ms bodies took {elapsed:?}: they did not overlap"
+    );
+}
