@@ -12,12 +12,13 @@
 //! Each server gets the same load: the report's size is calibrated once, before both runs,
 //! to take about `--slow-ms` (default 30 ms) alone on this machine, and two clients send
 //! such reports back to back while a prober measures the latency of the cheap `/health`
-//! endpoint. Each store's pool has `--connections` connections (default: half the CPU
-//! cores, at least 1). The pool is what bounds how many queries run at once, so the
-//! offloaded queries cannot take every core from the async workers: on 2 cores, one query
-//! runs and the other slow request waits for the connection, off the workers. The naive
-//! server gains nothing from it: its workers block on the query or on the pool, either way
-//! unable to answer `/health`. The last line printed is
+//! endpoint every 2 ms (all clients share one thread). Each store's pool has
+//! `--connections` connections (default: half the CPU cores, at least 1). The pool is what
+//! bounds how many queries run at once, so the offloaded queries cannot take every core
+//! from the async workers: on 2 cores, one query runs and the other slow request waits for
+//! the connection, off the workers. The naive server gains nothing from it: its workers
+//! block on the query or on the pool, either way unable to answer `/health`. The last line
+//! printed is
 //!
 //! ```text
 //! load: p99_ms_smartasync=<float> p99_ms_blocking=<float> requests=<n>
@@ -64,9 +65,9 @@ struct Args {
 
 /// At most this many requests of each kind per run, whatever the duration.
 const MAX_SLOW_REQUESTS: usize = 2_000;
-const MAX_HEALTH_PROBES: usize = 2_000;
+const MAX_HEALTH_PROBES: usize = 5_000;
 /// Pause between two `/health` probes.
-const PROBE_INTERVAL: Duration = Duration::from_millis(5);
+const PROBE_INTERVAL: Duration = Duration::from_millis(2);
 /// Slow load runs this long before probing starts, so probes see a loaded server.
 const WARMUP: Duration = Duration::from_millis(200);
 
@@ -248,8 +249,11 @@ fn run(
     };
     let db = temp_db(name);
     let result = (|| {
+        // Slow requests queue for the pool's connections by design here: let them wait
+        // longer than the default before giving up.
         let store = UserStore::open_with_pool_size(&db, connections(args))
-            .map_err(|e| format!("cannot open {}: {e}", db.display()))?;
+            .map_err(|e| format!("cannot open {}: {e}", db.display()))?
+            .with_connection_wait(Duration::from_secs(10));
         let server = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name(format!("{name}-server"))
@@ -305,8 +309,9 @@ fn percentile(samples: &[f64], q: f64) -> f64 {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let client = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread drives all the clients, so the load generator takes little CPU from the
+    // servers.
+    let client = match tokio::runtime::Builder::new_current_thread()
         .thread_name("load-client")
         .enable_all()
         .build()
