@@ -69,10 +69,12 @@ use crate::runtime;
 /// assert_eq!(rt.block_on(async { smartasync::block_on(answer()) }), 42);
 /// ```
 pub fn block_on<F: Future>(future: F) -> F::Output {
-    let _caller = context::blocking_caller();
     let Ok(handle) = Handle::try_current() else {
+        // A thread outside any runtime holds no blocking-pool thread, so what it waits for
+        // can always be run by the pool: no need to mark it (see `unblock`'s nesting).
         return runtime::handle().block_on(future);
     };
+    let _caller = context::blocking_caller();
     match (context::mode(), handle.runtime_flavor()) {
         // Nested inside our own polling on a thread that a runtime has entered: keep going
         // here, with whatever runtime the outer call made current. Wake-ups are delivered
