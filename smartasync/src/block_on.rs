@@ -26,14 +26,16 @@ use crate::runtime;
 /// | a blocking-pool thread of a multi-thread runtime | polled here with that runtime's handle |
 /// | a blocking-pool thread of a current-thread runtime, inside [`unblock`](crate::unblock) | polled here with that runtime's handle; its own thread drives I/O and timers |
 /// | the thread of a current-thread runtime (`#[tokio::test]`), or any other thread where a runtime is entered but cannot be re-entered | polled here with the process-wide runtime entered, outside Tokio's task budget |
-/// | inside a `LocalSet`, or anywhere else Tokio refuses `block_in_place` | polled here with the entered runtime's handle, outside Tokio's task budget |
+/// | inside a `LocalSet`, or anywhere else Tokio refuses `block_in_place` | polled here with the entered runtime's handle, outside Tokio's task budget; the `LocalSet`'s other tasks wait meanwhile |
 ///
 /// Panics of the future unwind out of `block_on` with their original payload.
 ///
 /// Tokio refuses `block_in_place` with a panic, and offers no way to ask first; smartasync
 /// asks by trying, before anything of the future runs. So that the refusal is not printed,
 /// the first such call installs a pass-through panic hook that hides that one panic and
-/// hands every other panic to the hook that was in place.
+/// hands every other panic to the hook that was in place. Where panics abort
+/// (`panic = "abort"`), a refusal cannot be caught, so `block_on` inside a `LocalSet` on a
+/// multi-thread runtime aborts with Tokio's message, as Tokio's own `block_in_place` would.
 ///
 /// # Caveat on a current-thread runtime
 ///
@@ -70,11 +72,8 @@ use crate::runtime;
 /// ```
 pub fn block_on<F: Future>(future: F) -> F::Output {
     let Ok(handle) = Handle::try_current() else {
-        // A thread outside any runtime holds no blocking-pool thread, so what it waits for
-        // can always be run by the pool: no need to mark it (see `unblock`'s nesting).
         return runtime::handle().block_on(future);
     };
-    let _caller = context::blocking_caller();
     match (context::mode(), handle.runtime_flavor()) {
         // Nested inside our own polling on a thread that a runtime has entered: keep going
         // here, with whatever runtime the outer call made current. Wake-ups are delivered

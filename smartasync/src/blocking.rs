@@ -9,6 +9,7 @@
 //! trying: the refusal happens before the closure runs, so the closure can be given back
 //! untouched, and a pass-through panic hook keeps that one panic off the user's terminal.
 
+use std::any::Any;
 use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
@@ -27,8 +28,9 @@ pub(crate) fn try_block_in_place<F, R>(f: F) -> Result<R, F>
 where
     F: FnOnce() -> R,
 {
-    if thread::panicking() {
-        // No hook can be installed while unwinding; ask the old way.
+    if cfg!(panic = "abort") || (thread::panicking() && !INSTALL.is_completed()) {
+        // A refusal cannot be caught when panics abort, and no hook can be installed while
+        // unwinding: ask the plain way, so that a refusal is at least reported.
         return Ok(tokio::task::block_in_place(f));
     }
     install_quiet_hook();
@@ -46,12 +48,25 @@ where
     match outcome {
         Ok(Some(output)) => Ok(output),
         Ok(None) => unreachable!("the closure is taken once"),
-        Err(payload) if started.get() => panic::resume_unwind(payload),
+        Err(payload) if started.get() || !is_refusal(&*payload) => panic::resume_unwind(payload),
         Err(_) => match slot.take() {
             Some(f) => Err(f),
             None => unreachable!("a refused closure was not taken"),
         },
     }
+}
+
+/// What Tokio 1.x panics with when it refuses `block_in_place`. Any other panic before the
+/// closure starts (the runtime failing to start a thread for the worker's tasks, say) is
+/// not a refusal: it is reported and resumed as it is.
+const REFUSAL: &str = "can call blocking only when running on the multi-threaded runtime";
+
+fn is_refusal(payload: &(dyn Any + Send)) -> bool {
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .is_some_and(|message| message.contains(REFUSAL))
 }
 
 /// Marks the thread as asking until dropped (also on unwind).
@@ -74,18 +89,20 @@ impl Drop for Asking {
     }
 }
 
-/// Wraps the panic hook in place once: panics raised while this thread is asking (Tokio's
-/// refusal) are not reported; every other panic goes to the previous hook unchanged. A hook
+/// Wraps the panic hook in place once: Tokio's refusal, raised while this thread is asking,
+/// is not reported; every other panic goes to the previous hook unchanged. A hook
 /// the application installs later replaces this one; refusals are then reported by it, and
 /// still handled here.
 fn install_quiet_hook() {
-    static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
-            if !ASKING.try_with(Cell::get).unwrap_or(false) {
+            let asking = ASKING.try_with(Cell::get).unwrap_or(false);
+            if !(asking && is_refusal(info.payload())) {
                 previous(info);
             }
         }));
     });
 }
+
+static INSTALL: Once = Once::new();

@@ -39,27 +39,6 @@ pub(crate) enum Wakeups {
 
 thread_local! {
     static MODE: Cell<Mode> = const { Cell::new(Mode::Unmarked) };
-    /// How many [`crate::block_on`] calls this thread is inside.
-    static BLOCKING_CALLERS: Cell<u32> = const { Cell::new(0) };
-}
-
-/// Whether this thread is blocked in [`crate::block_on`]: what it polls may block it further.
-pub(crate) fn is_blocking_caller() -> bool {
-    BLOCKING_CALLERS.with(Cell::get) > 0
-}
-
-/// Marks the thread as blocked in [`crate::block_on`] until the guard is dropped.
-pub(crate) fn blocking_caller() -> BlockingCaller {
-    BLOCKING_CALLERS.with(|count| count.set(count.get() + 1));
-    BlockingCaller
-}
-
-pub(crate) struct BlockingCaller;
-
-impl Drop for BlockingCaller {
-    fn drop(&mut self) {
-        BLOCKING_CALLERS.with(|count| count.set(count.get() - 1));
-    }
 }
 
 pub(crate) fn mode() -> Mode {

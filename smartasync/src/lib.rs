@@ -156,6 +156,11 @@
 //! }
 //! ```
 //!
+//! Each level of sync -> async -> sync nesting that runs inside the blocking pool holds one
+//! pool thread while it waits for the next, so a chain deeper than the pool
+//! (`max_blocking_threads`, 512 by default) waits for a thread, as nested `spawn_blocking`
+//! calls do.
+//!
 //! The blocking entry of an `async fn` body called on the thread of a current-thread
 //! runtime pauses that runtime while it runs (see [`block_on`]); in async code, prefer the
 //! async entry. Dropping the future of the async entry of a `fn` body does not stop a body

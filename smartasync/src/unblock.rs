@@ -1,14 +1,10 @@
 //! Running blocking work from async code without blocking the async threads.
 
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::panic;
-use std::pin::pin;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::Poll;
-use std::time::Duration;
 
 use tokio::runtime::{Handle, RuntimeFlavor};
-use tokio::task::{JoinError, JoinHandle};
+use tokio::task::JoinError;
 
 use crate::context::{self, Mode};
 use crate::runtime;
@@ -26,14 +22,6 @@ use crate::runtime;
 /// The returned future is `Send + 'static` and needs no Tokio context of its own to be
 /// polled. With the `tracing` feature, the span current when `unblock` is called is entered
 /// around the closure.
-///
-/// # Nesting
-///
-/// Polled by a thread that is itself blocked in [`block_on`](crate::block_on) (sync code
-/// calling async code calling blocking code, at any depth), the closure still goes to the
-/// pool, but if the pool has not started it within 10 ms (every thread is taken, perhaps by
-/// the chain's outer levels, each waiting for the next), the waiting thread runs it itself.
-/// So nesting never waits for a pool thread that only it could free.
 ///
 /// # Panics and cancellation
 ///
@@ -64,85 +52,21 @@ where
     async move {
         let current = Handle::try_current();
         let handle = current.as_ref().unwrap_or_else(|_| runtime::handle());
-        if context::is_blocking_caller() {
-            return run_nested(handle, f).await;
-        }
-        match tokio::task::unconstrained(spawn(handle, f)).await {
+        let task = if handle.runtime_flavor() == RuntimeFlavor::CurrentThread {
+            // Tell a nested `block_on` that this is a blocking thread of that runtime, not
+            // its (possibly busy) own thread.
+            let id = handle.id();
+            handle.spawn_blocking(move || {
+                let _mode = context::set_mode(Mode::Offloaded(id));
+                f()
+            })
+        } else {
+            handle.spawn_blocking(f)
+        };
+        match tokio::task::unconstrained(task).await {
             Ok(output) => output,
             Err(error) => resume(error),
         }
-    }
-}
-
-/// How long a body offloaded from inside [`block_on`](crate::block_on) may wait for the
-/// blocking pool to start it before the waiting thread runs it itself.
-const NESTED_GRACE: Duration = Duration::from_millis(10);
-
-/// `unblock` polled by a thread that is itself blocked in [`block_on`](crate::block_on) (a
-/// sync caller, often a blocking-pool thread running an outer body).
-///
-/// Each level of such nesting holds a pool thread while it waits for the next, so deep
-/// chains, or a small `max_blocking_threads`, could use up the pool and wait forever for a
-/// thread that only they could free. So the body goes to the pool as usual, and if the pool
-/// has not started it within [`NESTED_GRACE`], the waiting thread, which may block anyway,
-/// takes it back and runs it itself. Exactly one of the two runs it. Bodies that the pool
-/// starts in time overlap as usual (a `join!` of several stays concurrent).
-async fn run_nested<F, R>(handle: &Handle, f: F) -> R
-where
-    F: FnOnce() -> R + Send + 'static,
-    R: Send + 'static,
-{
-    let slot = Arc::new(Mutex::new(Some(f)));
-    let pool_slot = Arc::clone(&slot);
-    let mut task = pin!(tokio::task::unconstrained(spawn(handle, move || {
-        take(&pool_slot).map(|f| f())
-    })));
-    let mut grace = pin!({
-        // The process-wide runtime's timer: the ambient runtime may have none.
-        let _entered = runtime::handle().enter();
-        tokio::time::sleep(NESTED_GRACE)
-    });
-    let started_in_time = poll_fn(|cx| {
-        if let Poll::Ready(result) = task.as_mut().poll(cx) {
-            return Poll::Ready(Some(result));
-        }
-        grace.as_mut().poll(cx).map(|()| None)
-    })
-    .await;
-    let result = match started_in_time {
-        Some(result) => result,
-        None => match take(&slot) {
-            // Not started: ours now. The pool's copy of the job will find nothing to do.
-            Some(f) => return f(),
-            None => task.await,
-        },
-    };
-    match result {
-        Ok(Some(output)) => output,
-        Ok(None) => unreachable!("the body was taken back only after the pool's turn"),
-        Err(error) => resume(error),
-    }
-}
-
-fn take<F>(slot: &Mutex<Option<F>>) -> Option<F> {
-    slot.lock().unwrap_or_else(PoisonError::into_inner).take()
-}
-
-/// `spawn_blocking` on `handle`, telling a nested `block_on` on a current-thread runtime's
-/// blocking thread that it is not that runtime's (possibly busy) own thread.
-fn spawn<F, R>(handle: &Handle, f: F) -> JoinHandle<R>
-where
-    F: FnOnce() -> R + Send + 'static,
-    R: Send + 'static,
-{
-    if handle.runtime_flavor() == RuntimeFlavor::CurrentThread {
-        let id = handle.id();
-        handle.spawn_blocking(move || {
-            let _mode = context::set_mode(Mode::Offloaded(id));
-            f()
-        })
-    } else {
-        handle.spawn_blocking(f)
     }
 }
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use smartasync::smartasync;
-use tokio::runtime::{Handle, Id};
+use tokio::runtime::{Builder, Handle, Id};
 
 mod support;
 
@@ -648,4 +648,42 @@ fn offloaded_bodies_joined_inside_a_blocking_entry_overlap() {
         elapsed < Duration::from_millis(250),
         "three 100 ms bodies took {elapsed:?}: they did not overlap"
     );
+}
+
+/// A legacy blocking library that drives async code with its own runtime, as some sync
+/// clients do internally.
+#[smartasync]
+fn legacy_client(value: u32) -> u32 {
+    let own = Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("the library's own runtime");
+    let doubled = own.block_on(async move {
+        tokio::task::yield_now().await;
+        value * 2
+    });
+    drop(own);
+    Handle::current().block_on(async move { doubled + 1 })
+}
+
+/// An `async fn` body that awaits the legacy client: called through its blocking entry from
+/// a blocking-pool thread, the chain nests.
+#[smartasync]
+async fn through_legacy(value: u32) -> u32 {
+    legacy_client_async(value).await
+}
+
+#[smartasync]
+fn nest_legacy(value: u32) -> u32 {
+    through_legacy(value)
+}
+
+#[test]
+fn offloaded_bodies_may_run_their_own_runtime_and_block_on_the_ambient_one() {
+    let mt = multi_thread("legacy-mt", 2);
+    assert_eq!(mt.block_on(legacy_client_async(3)), 7);
+    assert_eq!(mt.block_on(nest_legacy_async(4)), 9);
+    let ct = current_thread("legacy-ct");
+    assert_eq!(ct.block_on(legacy_client_async(5)), 11);
+    assert_eq!(within("nested from a plain thread", || nest_legacy(6)), 13);
 }
