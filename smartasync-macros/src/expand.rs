@@ -47,12 +47,6 @@ pub fn fallback(function: &Function) -> TokenStream {
     stub.unsafety = None;
     stub.abi = None;
     stub.variadic = None;
-    if let Some(last) = stub.inputs.pop() {
-        let last = last.into_value();
-        if !matches!(&last, FnArg::Typed(arg) if matches!(&*arg.pat, Pat::Rest(_))) {
-            stub.inputs.push(last);
-        }
-    }
     let written = if function.sig.asyncness.is_some() {
         stub.asyncness = None;
         let mut written = function.sig.clone();
