@@ -133,7 +133,8 @@ use proc_macro::TokenStream;
 /// io::Result<Self>`) and free functions get the same pair: `Client::connect(url)` and
 /// `Client::connect_async(url)`. The attribute cannot tell an associated function from a
 /// free one, so their generated entry holds its own copy of the body rather than a call to
-/// the written one.
+/// the written one. A `static` (or `thread_local!`) declared inside such a body would then
+/// exist twice, one per entry, so it is refused: declare it at module level instead.
 ///
 /// # Arguments
 ///

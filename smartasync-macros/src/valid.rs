@@ -3,6 +3,7 @@
 
 use proc_macro2::Span;
 use quote::{format_ident, quote};
+use syn::visit::Visit;
 use syn::{Error, FnArg, Ident, Pat, PatType, Path, Receiver, ReturnType, Type};
 
 use crate::args::Args;
@@ -141,6 +142,22 @@ pub fn plan(args: Args, function: &Function) -> syn::Result<Plan<'_>> {
         }
     }
 
+    if receiver.is_none() {
+        if let Some((span, what)) = state_in_body(function) {
+            errors.push(Error::new(
+                span,
+                format!(
+                    "{what} in the body of a function without `self`: the attribute cannot name the \
+                     written function from the generated entry (it may be a free or an associated \
+                     function), so each entry holds its own copy of the body, and this would exist \
+                     twice, one per entry\n\
+                     ways out: declare it at module level, outside the function, or give the \
+                     function a receiver"
+                ),
+            ));
+        }
+    }
+
     errors.finish()?;
     Ok(Plan {
         krate: args
@@ -151,6 +168,36 @@ pub fn plan(args: Args, function: &Function) -> syn::Result<Plan<'_>> {
         receiver,
         params,
     })
+}
+
+/// The first item in the body whose identity matters (a `static`, a `thread_local!` or
+/// `lazy_static!` declaration), at any depth, with what to call it.
+fn state_in_body(function: &Function) -> Option<(Span, &'static str)> {
+    struct Finder(Option<(Span, &'static str)>);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_item_static(&mut self, item: &'ast syn::ItemStatic) {
+            self.0.get_or_insert((item.static_token.span, "a `static`"));
+        }
+
+        fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+            let Some(last) = mac.path.segments.last() else {
+                return;
+            };
+            let what = if last.ident == "thread_local" {
+                "a `thread_local!`"
+            } else if last.ident == "lazy_static" {
+                "a `lazy_static!`"
+            } else {
+                return;
+            };
+            self.0.get_or_insert((last.ident.span(), what));
+        }
+    }
+    let mut finder = Finder(None);
+    for stmt in &function.body.stmts {
+        finder.visit_stmt(stmt);
+    }
+    finder.0
 }
 
 /// How a typed argument crosses to the blocking pool.

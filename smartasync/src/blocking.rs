@@ -28,12 +28,16 @@ pub(crate) fn try_block_in_place<F, R>(f: F) -> Result<R, F>
 where
     F: FnOnce() -> R,
 {
-    if cfg!(panic = "abort") || (thread::panicking() && !INSTALL.is_completed()) {
-        // A refusal cannot be caught when panics abort, and no hook can be installed while
-        // unwinding: ask the plain way, so that a refusal is at least reported.
+    if cfg!(panic = "abort") {
+        // A refusal cannot be caught when panics abort: ask the plain way, so that a refusal
+        // is at least reported.
         return Ok(tokio::task::block_in_place(f));
     }
-    install_quiet_hook();
+    if !thread::panicking() {
+        // No hook can be installed while unwinding (a `Drop` during a panic); a refusal
+        // there is still caught, only not hidden.
+        install_quiet_hook();
+    }
     let mut slot = Some(f);
     let started = Cell::new(false);
     let asking = Asking::begin();
