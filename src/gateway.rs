@@ -498,6 +498,11 @@ fn parse_id(text: &str) -> Result<u64, GatewayError> {
     let digits = !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit());
     match text.parse::<u64>() {
         Ok(id) if digits && id > 0 => Ok(id),
+        Err(_) if digits => Err(GatewayError::BadRequest(format!(
+            "an item id is at most {}; got `{}`",
+            u64::MAX,
+            clip(text)
+        ))),
         _ => Err(GatewayError::BadRequest(format!(
             "an item id is a positive integer in decimal digits, such as `7`; got `{}`",
             clip(text)

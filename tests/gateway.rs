@@ -214,6 +214,15 @@ fn client_mistakes_are_4xx_with_a_json_message() {
         ("GET", format!("/items/{long}"), 400, "...".into()),
         (
             "GET",
+            "/items/18446744073709551616".into(),
+            400,
+            format!(
+                "an item id is at most {}; got `18446744073709551616`",
+                u64::MAX
+            ),
+        ),
+        (
+            "GET",
             "/items/%3".into(),
             400,
             "bad percent-encoding in `%3`: `%` must be followed by two hex digits".into(),
