@@ -1,72 +1,208 @@
-//! The attribute's arguments: `#[smartasync]`, `#[smartasync(in_place)]`,
-//! `#[smartasync(crate = "path")]`.
+//! The attribute's arguments: `in_place`, `skip`, `?Send`, `crate = "path"`, `limit = N`,
+//! and where each one may stand.
 
+use proc_macro2::Span;
 use syn::ext::IdentExt;
-use syn::parse::{Parse, ParseStream};
-use syn::{Error, Ident, LitStr, Path, Token};
+use syn::parse::ParseStream;
+use syn::spanned::Spanned;
+use syn::{Attribute, Error, Ident, LitStr, Path, Token};
 
 mod kw {
     syn::custom_keyword!(in_place);
+    syn::custom_keyword!(skip);
+    syn::custom_keyword!(limit);
+    syn::custom_keyword!(Send);
 }
 
-const EXPECTED: &str = "expected `in_place` or `crate = \"path\"`";
+/// Where an argument list was written, which decides the arguments it may hold.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// On a lone function.
+    Function,
+    /// On an inherent `impl` block.
+    Inherent,
+    /// On a trait or a trait impl.
+    Trait,
+    /// On a method inside an annotated block.
+    Method,
+}
 
-#[derive(Default)]
+impl Place {
+    fn accepts(self) -> &'static str {
+        match self {
+            Place::Function => "`in_place` or `crate = \"path\"`",
+            Place::Inherent => "`crate = \"path\"` (and, on its methods, `skip` or `in_place`)",
+            Place::Trait => {
+                "`?Send` or `crate = \"path\"` (and, on its methods, `skip` or `in_place`)"
+            }
+            Place::Method => "`skip` or `in_place` (block-wide options go on the block)",
+        }
+    }
+}
+
+#[derive(Clone, Default)]
 pub struct Args {
-    /// Present when the async entry of a `fn` body runs it in place instead of offloading.
-    pub in_place: Option<kw::in_place>,
+    /// The async entry of a `fn` body runs it in place instead of offloading.
+    pub in_place: Option<Span>,
+    /// The method is left as written.
+    pub skip: Option<Span>,
+    /// The trait's async entries return futures that are not `Send`.
+    pub not_send: Option<Span>,
     /// The path generated code uses to reach the runtime crate.
     pub krate: Option<Path>,
 }
 
-impl Parse for Args {
-    fn parse(input: ParseStream) -> syn::Result<Self> {
+impl Args {
+    /// Parses `tokens`, written at `place`: an argument that does not belong there is an
+    /// error that says what does.
+    pub fn parse_at(tokens: proc_macro2::TokenStream, place: Place) -> syn::Result<Args> {
+        let parser = |input: ParseStream| parse_list(input, place);
+        syn::parse::Parser::parse2(parser, tokens)
+    }
+
+    /// Takes the `#[smartasync(..)]` options off a method inside an annotated block.
+    pub fn take_from(attrs: &mut Vec<Attribute>) -> syn::Result<Args> {
         let mut args = Args::default();
-        while !input.is_empty() {
-            if input.peek(kw::in_place) {
-                let keyword: kw::in_place = input.parse()?;
-                if input.peek(Token![=]) {
-                    return Err(Error::new(
-                        input.span(),
-                        "`in_place` takes no value: write `#[smartasync(in_place)]`",
-                    ));
-                }
-                if args.in_place.replace(keyword).is_some() {
-                    return Err(Error::new(keyword.span, "duplicate argument `in_place`"));
-                }
-            } else if input.peek(Token![crate]) {
-                let keyword: Token![crate] = input.parse()?;
-                if !input.peek(Token![=]) {
-                    return Err(Error::new(
-                        keyword.span,
-                        "`crate` needs the path to smartasync: `crate = \"path::to::smartasync\"`",
-                    ));
-                }
-                input.parse::<Token![=]>()?;
-                let path = parse_crate_path(input)?;
-                if args.krate.replace(path).is_some() {
-                    return Err(Error::new(keyword.span, "duplicate argument `crate`"));
-                }
-            } else {
-                let message = match input.fork().call(Ident::parse_any) {
-                    Ok(name) => format!("unknown argument `{name}`: {EXPECTED}"),
-                    Err(_) => format!("unexpected token: {EXPECTED}"),
-                };
-                return Err(Error::new(input.span(), message));
+        let mut errors: Option<Error> = None;
+        let mut found = false;
+        let mut kept = Vec::new();
+        for attr in attrs.drain(..) {
+            let ours = attr
+                .path()
+                .segments
+                .last()
+                .is_some_and(|segment| segment.ident == "smartasync");
+            if !ours {
+                kept.push(attr);
+                continue;
             }
-            if input.is_empty() {
-                break;
+            if std::mem::replace(&mut found, true) {
+                let error = Error::new(
+                    attr.span(),
+                    "one `#[smartasync(..)]` per method: list its options in one attribute",
+                );
+                errors.get_or_insert(error.clone()).combine(error);
+                continue;
             }
-            if !input.peek(Token![,]) {
+            let tokens = match &attr.meta {
+                syn::Meta::Path(_) => proc_macro2::TokenStream::new(),
+                syn::Meta::List(list) => list.tokens.clone(),
+                syn::Meta::NameValue(meta) => {
+                    let error = Error::new(meta.eq_token.span, "expected `#[smartasync(..)]`");
+                    errors.get_or_insert(error.clone()).combine(error);
+                    continue;
+                }
+            };
+            match Args::parse_at(tokens, Place::Method) {
+                Ok(parsed) => args = parsed,
+                Err(error) => match &mut errors {
+                    Some(errors) => errors.combine(error),
+                    None => errors = Some(error),
+                },
+            }
+        }
+        *attrs = kept;
+        errors.map_or(Ok(args), Err)
+    }
+}
+
+fn parse_list(input: ParseStream, place: Place) -> syn::Result<Args> {
+    let mut args = Args::default();
+    let allowed = |span: Span, name: &str, ok: bool| {
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::new(
+                span,
+                format!("`{name}` does not apply here: expected {}", place.accepts()),
+            ))
+        }
+    };
+    let once = |slot: &mut Option<Span>, span: Span, name: &str| {
+        if slot.replace(span).is_some() {
+            Err(Error::new(span, format!("duplicate argument `{name}`")))
+        } else {
+            Ok(())
+        }
+    };
+    while !input.is_empty() {
+        if input.peek(kw::in_place) {
+            let span = input.parse::<kw::in_place>()?.span;
+            no_value(input, "in_place")?;
+            allowed(
+                span,
+                "in_place",
+                matches!(place, Place::Function | Place::Method),
+            )?;
+            once(&mut args.in_place, span, "in_place")?;
+        } else if input.peek(kw::skip) {
+            let span = input.parse::<kw::skip>()?.span;
+            no_value(input, "skip")?;
+            allowed(span, "skip", place == Place::Method)?;
+            once(&mut args.skip, span, "skip")?;
+        } else if input.peek(Token![?]) {
+            let question = input.parse::<Token![?]>()?;
+            if !input.peek(kw::Send) {
+                return Err(Error::new(input.span(), "expected `?Send`"));
+            }
+            let span = question
+                .span
+                .join(input.parse::<kw::Send>()?.span)
+                .unwrap_or(question.span);
+            allowed(span, "?Send", place == Place::Trait)?;
+            once(&mut args.not_send, span, "?Send")?;
+        } else if input.peek(Token![crate]) {
+            let keyword: Token![crate] = input.parse()?;
+            if !input.peek(Token![=]) {
                 return Err(Error::new(
-                    input.span(),
-                    format!("expected `,` between arguments: {EXPECTED}"),
+                    keyword.span,
+                    "`crate` needs the path to smartasync: `crate = \"path::to::smartasync\"`",
                 ));
             }
-            input.parse::<Token![,]>()?;
+            input.parse::<Token![=]>()?;
+            let path = parse_crate_path(input)?;
+            allowed(keyword.span, "crate", place != Place::Method)?;
+            if args.krate.replace(path).is_some() {
+                return Err(Error::new(keyword.span, "duplicate argument `crate`"));
+            }
+        } else if input.peek(kw::limit) {
+            let span = input.parse::<kw::limit>()?.span;
+            return Err(Error::new(
+                span,
+                "`limit` is not available in this version of smartasync",
+            ));
+        } else {
+            let message = match input.fork().call(Ident::parse_any) {
+                Ok(name) => format!("unknown argument `{name}`: expected {}", place.accepts()),
+                Err(_) => format!("unexpected token: expected {}", place.accepts()),
+            };
+            return Err(Error::new(input.span(), message));
         }
-        Ok(args)
+        if input.is_empty() {
+            break;
+        }
+        if !input.peek(Token![,]) {
+            return Err(Error::new(
+                input.span(),
+                format!(
+                    "expected `,` between arguments: expected {}",
+                    place.accepts()
+                ),
+            ));
+        }
+        input.parse::<Token![,]>()?;
     }
+    Ok(args)
+}
+
+fn no_value(input: ParseStream, name: &str) -> syn::Result<()> {
+    if input.peek(Token![=]) || input.peek(syn::token::Paren) {
+        return Err(Error::new(
+            input.span(),
+            format!("`{name}` takes no value: write `#[smartasync({name})]`"),
+        ));
+    }
+    Ok(())
 }
 
 fn parse_crate_path(input: ParseStream) -> syn::Result<Path> {

@@ -3,7 +3,7 @@
 //! `#[smartasync]` (their `#[diagnostic::on_unimplemented]` messages), at the user's type.
 
 use proc_macro2::{Group, Span, TokenStream, TokenTree};
-use quote::{quote, ToTokens};
+use quote::ToTokens;
 use syn::punctuated::Punctuated;
 use syn::visit_mut::{self, VisitMut};
 use syn::{
@@ -12,6 +12,7 @@ use syn::{
 };
 
 use crate::lifetime;
+use crate::model::Helper;
 
 /// The span of the last token of `ty`. A bound whose own tokens carry it is reported by
 /// rustc over the whole type, from its first token (which keeps its span) to this one.
@@ -24,7 +25,7 @@ pub fn end_span(ty: &Type) -> Span {
 
 /// `ty: Helper`, spanned at `span`; for a type that mentions `impl Trait`, which a `where`
 /// clause cannot name, the bound is added to each `impl` in `ty` instead.
-pub fn require(ty: &mut Type, krate: &Path, helper: &str, span: Span) -> Option<WherePredicate> {
+pub fn require(ty: &mut Type, krate: &Path, helper: Helper, span: Span) -> Option<WherePredicate> {
     let bound = helper_bound(krate, helper, span)?;
     if lifetime::has_impl_trait(ty) {
         BoundImplTraits(bound).visit_type_mut(ty);
@@ -42,7 +43,7 @@ pub fn require(ty: &mut Type, krate: &Path, helper: &str, span: Span) -> Option<
 pub fn require_referent(
     reference: &mut TypeReference,
     krate: &Path,
-    helper: &str,
+    helper: Helper,
     span: Span,
 ) -> Option<WherePredicate> {
     let predicate = require(&mut reference.elem, krate, helper, span);
@@ -61,10 +62,9 @@ fn parenthesize_impl_trait(reference: &mut TypeReference) {
     }
 }
 
-/// `krate::__private::Helper`, every token spanned at `span` so that rustc points there.
-fn helper_bound(krate: &Path, helper: &str, span: Span) -> Option<TypeParamBound> {
-    let helper = syn::Ident::new(helper, span);
-    let path = respan(quote!(#krate::__private::#helper), span);
+/// The helper trait's path, every token spanned at `span` so that rustc points there.
+fn helper_bound(krate: &Path, helper: Helper, span: Span) -> Option<TypeParamBound> {
+    let path = respan(helper.path(krate), span);
     let path: Path = syn::parse2(path).ok()?;
     Some(TypeParamBound::Trait(TraitBound {
         paren_token: None,
@@ -74,7 +74,8 @@ fn helper_bound(krate: &Path, helper: &str, span: Span) -> Option<TypeParamBound
     }))
 }
 
-fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+/// `tokens` with every token, groups included, spanned at `span`.
+pub fn respan(tokens: TokenStream, span: Span) -> TokenStream {
     tokens
         .into_iter()
         .map(|mut token| {

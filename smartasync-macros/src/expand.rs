@@ -1,107 +1,133 @@
-//! Code generation: the pair of entries, or, after an error, the item as written with a
-//! stub twin so that callers of either entry see only the real error.
+//! Code generation for one function: the written entry, kept as written where it can be,
+//! and its generated twin. Every entry is assembled the same way ([`Entry`]): attributes
+//! with a note naming its twin, a signature derived from the written one, and a body that
+//! reaches the written function (or, for a lone function without `self`, a copy of its
+//! body).
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{quote, ToTokens};
-use syn::{AttrStyle, Attribute, FnArg, Ident, Pat, PatIdent, ReturnType, Signature, Type};
+use syn::{
+    AttrStyle, Attribute, FnArg, Ident, Pat, PatIdent, ReturnType, Signature, WherePredicate,
+};
 
-use crate::bound;
-use crate::lifetime;
-use crate::parse::Function;
-use crate::receiver::Crossing;
-use crate::valid::{self, Passing, Plan, Shape};
+use crate::model::{self, Crossing, Plan, Site, Twin};
+use crate::{bound, boxed, lifetime};
 
-/// The written function and its generated twin.
-pub fn pair(plan: Plan<'_>) -> TokenStream {
-    let function = plan.function;
-    let mut attrs = function.attrs.clone();
-    if plan.receiver.is_none() {
-        // Without `self`, the generated entry holds its own copy of the body instead of a call
-        // to the written one, so using only the generated entry would leave the written one
-        // "never used": a warning about our split, not about the user's code.
-        attrs.push(syn::parse_quote!(#[allow(dead_code)]));
-    }
-    let mut sig = function.sig.clone();
-    let twin = match &plan.shape {
-        Shape::Async => {
-            sig.ident = valid::async_name(&sig.ident);
-            blocking_entry(&plan)
-        }
-        Shape::Offloaded(crossing) => offloaded_entry(&plan, crossing.as_ref()),
-        Shape::InPlace => in_place_entry(&plan),
-    };
-    let written = item(function, &attrs, sig.into_token_stream(), &function.body);
+/// The written function and its twin; with `stub`, after an error, the twin keeps its
+/// signature but not its body, so that callers of either entry see only the real error.
+pub fn pair(plan: &Plan<'_>, stub: bool) -> TokenStream {
+    let written = written(plan);
+    let twin = if stub { stub_twin(plan) } else { twin(plan) };
     quote!(#written #twin)
 }
 
-/// After an error: the item as written (renamed to `foo_async` for an `async fn`, as the
-/// real expansion would) and its twin as a stub with the same signature, so that one
-/// mistake does not turn into "cannot find `foo_async`" at every call site.
-pub fn fallback(function: &Function) -> TokenStream {
-    let name = &function.sig.ident;
-    if name.to_string().ends_with(valid::SUFFIX) {
-        return function.written();
-    }
-    let mut stub = function.sig.clone();
-    stub.constness = None;
-    stub.unsafety = None;
-    stub.abi = None;
-    stub.variadic = None;
-    let written = if function.sig.asyncness.is_some() {
-        stub.asyncness = None;
-        let mut written = function.sig.clone();
-        written.ident = valid::async_name(name);
-        item(
-            function,
-            &function.attrs,
-            written.into_token_stream(),
-            &function.body,
-        )
-    } else {
-        stub.asyncness = Some(Default::default());
-        stub.ident = valid::async_name(name);
-        function.written()
-    };
-    let attrs = &function.attrs;
-    let vis = &function.vis;
-    quote! {
-        #written
-        #(#attrs)*
-        #[allow(unused_variables, unused_mut, clippy::unused_async)]
-        #vis #stub {
-            ::core::unreachable!()
-        }
+/// One generated function: attributes, a signature and a body (`None`: a declaration).
+struct Entry {
+    attrs: Vec<Attribute>,
+    sig: TokenStream,
+    body: Option<TokenStream>,
+}
+
+impl Entry {
+    fn tokens(self, plan: &Plan<'_>) -> TokenStream {
+        let Entry { attrs, sig, body } = self;
+        let vis = &plan.function.vis;
+        let defaultness = &plan.function.defaultness;
+        let body = body.unwrap_or_else(|| quote!(;));
+        quote!(#(#attrs)* #vis #defaultness #sig #body)
     }
 }
 
-/// `fn foo(..) -> T` for an `async fn foo` body (now `foo_async`): drives it on the caller's
-/// thread.
-fn blocking_entry(plan: &Plan<'_>) -> TokenStream {
+/// The written function: as written, renamed `foo_async` for an `async fn` body; in a
+/// trait or trait impl an `async fn` body becomes the boxed async entry.
+fn written(plan: &Plan<'_>) -> TokenStream {
+    let function = plan.function;
+    let mut attrs = function.attrs.clone();
+    if plan.copies_body() {
+        // The generated entry holds its own copy of the body, so using only that one would
+        // leave the written one "never used": a warning about our split, not the user's code.
+        attrs.push(syn::parse_quote!(#[allow(dead_code)]));
+    }
+    let mut sig = function.sig.clone();
+    match plan.twin {
+        Twin::Drive if plan.site.boxed() => return boxed_body(plan).tokens(plan),
+        Twin::Drive => sig.ident = model::async_name(&sig.ident),
+        Twin::Declare => sig.asyncness = None,
+        Twin::Offload | Twin::InPlace => {}
+    }
+    let body = function.body.as_ref().map(ToTokens::to_token_stream);
+    Entry {
+        attrs,
+        sig: sig.into_token_stream(),
+        body,
+    }
+    .tokens(plan)
+}
+
+/// The generated entry.
+fn twin(plan: &Plan<'_>) -> TokenStream {
+    match (plan.twin, plan.site.boxed()) {
+        (Twin::Drive, _) => blocking(plan),
+        (Twin::Offload, false) => offloaded(plan),
+        (Twin::Offload, true) => boxed_offloaded(plan),
+        (Twin::InPlace, false) => in_place(plan),
+        (Twin::InPlace, true) => boxed_in_place(plan),
+        (Twin::Declare, _) => declared(plan),
+    }
+}
+
+/// `async fn foo_async(..) -> T` in a trait or trait impl: the body in a boxed future.
+fn boxed_body(plan: &Plan<'_>) -> Entry {
+    let mut attrs = plan.function.attrs.clone();
+    attrs.extend(inner_as_outer(plan));
+    let mut sig = boxed::signature(plan, &plan.function.sig, &provided_bounds(plan));
+    let rebind = rename_params(&mut sig, plan);
+    // The body is moved here as written: a `mut self` stays `mut`.
+    if let (Some(FnArg::Receiver(receiver)), Some(written)) =
+        (sig.inputs.first_mut(), plan.function.sig.receiver())
+    {
+        receiver.mutability = written.mutability;
+    }
+    let output = output_type(&plan.function.sig.output);
+    let boxer = boxer(plan);
+    let body = plan
+        .function
+        .body
+        .as_ref()
+        .map(|body| body.as_block(rebind));
+    Entry {
+        attrs,
+        sig: sig.into_token_stream(),
+        body: Some(quote!({ #boxer::<#output, _>(async move #body) })),
+    }
+}
+
+/// `fn foo(..) -> T` for an `async fn foo` body (now `foo_async`): drives it on the
+/// caller's thread.
+fn blocking(plan: &Plan<'_>) -> TokenStream {
     let krate = &plan.krate;
     let function = plan.function;
-    let async_name = valid::async_name(&function.sig.ident);
-    let mut attrs = function.attrs.clone();
-    attrs.extend(note(
+    let async_name = model::async_name(&function.sig.ident);
+    let mut attrs = noted(
         plan,
-        &format!(
+        format!(
             "Blocking entry of {}, generated by `#[smartasync]`: runs the same `async` body to \
-         completion on the calling thread (`smartasync::block_on`). It can be called from any \
-         context, including from inside a Tokio runtime.",
+             completion on the calling thread (`smartasync::block_on`). It can be called from \
+             any context, including from inside a Tokio runtime.",
             link(plan, &async_name)
         ),
-    ));
+    );
     let mut sig = function.sig.clone();
     sig.asyncness = None;
-    let body = match plan.receiver {
-        Some(receiver) => {
+    let body = match plan.path_to(&async_name) {
+        Some(path) => {
             rename_params(&mut sig, plan);
-            let self_token = receiver.self_token;
-            let names = plan.params.iter().map(|param| &param.name);
-            quote!({ #krate::__private::block_on(Self::#async_name(#self_token, #(#names),*)) })
+            let args = arguments(plan);
+            quote!({ #krate::__private::block_on(#path(#(#args),*)) })
         }
         None => {
-            attrs.extend(inner_as_outer(function));
-            let block = function.body.as_block(TokenStream::new());
+            attrs.extend(inner_as_outer(plan));
+            let block = copied_body(plan, TokenStream::new());
             match pinned_output(&function.sig.output) {
                 Some(output) => {
                     quote!({ #krate::__private::block_on_as::<#output, _>(async move #block) })
@@ -110,162 +136,210 @@ fn blocking_entry(plan: &Plan<'_>) -> TokenStream {
             }
         }
     };
-    item_tokens(function, &attrs, sig.into_token_stream(), body)
+    Entry {
+        attrs,
+        sig: sig.into_token_stream(),
+        body: Some(body),
+    }
+    .tokens(plan)
 }
 
+const OFFLOADED: &str = "runs the same body on a blocking-pool thread (`smartasync::unblock`), \
+     so awaiting it never blocks the async threads. It takes owned copies of its arguments when \
+     it is called (`&self` is cloned, `&T` arguments are copied with `ToOwned`), so the body \
+     holds no borrow of the caller's. Nothing runs until the future is first polled; dropping \
+     it after that does not stop the body: it runs to the end and its result is dropped.";
+
 /// `fn foo_async(..) -> impl Future<Output = T> + Send + 'static` for a `fn foo` body: takes
-/// owned copies of what the body uses and runs it on the blocking pool.
-fn offloaded_entry(plan: &Plan<'_>, crossing: Option<&Crossing>) -> TokenStream {
-    let krate = &plan.krate;
-    let function = plan.function;
-    let name = &function.sig.ident;
-    let mut attrs = function.attrs.clone();
-    attrs.extend(note(
+/// owned copies of what the body uses and runs it on the blocking pool. The requirements on
+/// the values that cross are bounds of this function, reported at the user's types.
+fn offloaded(plan: &Plan<'_>) -> TokenStream {
+    let name = &plan.function.sig.ident;
+    let mut attrs = noted(
         plan,
-        &format!(
-        "Async entry of {}, generated by `#[smartasync]`: runs the same body on a blocking-pool \
-         thread (`smartasync::unblock`), so awaiting it never blocks the async threads. It takes \
-         owned copies of its arguments when it is called (`&self` is cloned, `&T` arguments are \
-         copied with `ToOwned`), so the future is `Send + 'static`. Nothing runs until the \
-         future is first polled; dropping it after that does not stop the body: it runs to the \
-         end and its result is dropped.",
-        link(plan, name)
-    ),
-    ));
+        format!(
+            "Async entry of {}, generated by `#[smartasync]`: {OFFLOADED} Its future is \
+             `Send + 'static`.",
+            link(plan, name)
+        ),
+    );
     // The bounds this entry adds may repeat a generic's bounds in the `where` clause.
     attrs.push(syn::parse_quote!(#[allow(clippy::multiple_bound_locations)]));
-    let mut sig = function.sig.clone();
-    sig.ident = valid::async_name(name);
+    let mut sig = plan.function.sig.clone();
+    sig.ident = model::async_name(name);
     rename_params(&mut sig, plan);
-
-    let mut predicates = Vec::new();
-    let mut prelude = TokenStream::new();
-    let mut receiver_value = None;
-    if let (Some(receiver), Some(crossing)) = (plan.receiver, crossing) {
-        let self_token = receiver.self_token;
-        let hidden = Ident::new("__smartasync_self", Span::mixed_site());
-        let (mut ty, helper, take, value) = match crossing {
-            Crossing::Shared(ty) => (
-                (**ty).clone(),
-                "SharedReceiver",
-                quote!(#krate::__private::Shared::new(#self_token)),
-                quote!(#krate::__private::Shared::lend(&#hidden)),
-            ),
-            Crossing::Moved(ty) => (
-                (**ty).clone(),
-                "Movable",
-                quote!(#krate::__private::Moved::new(#self_token)),
-                quote!(#krate::__private::Moved::into_inner(#hidden)),
-            ),
-        };
-        predicates.extend(bound::require(&mut ty, krate, helper, self_token.span));
-        prelude.extend(quote!(let #hidden = #take;));
-        receiver_value = Some(value);
+    let predicates = crossing_bounds(plan, &mut sig);
+    if plan.copies_body() {
+        attrs.extend(inner_as_outer(plan));
     }
-
-    let mut values = Vec::new();
-    let typed = sig.inputs.iter_mut().filter_map(|input| match input {
-        FnArg::Typed(arg) => Some(arg),
-        FnArg::Receiver(_) => None,
-    });
-    for (param, input) in plan.params.iter().zip(typed) {
-        let name = &param.name;
-        match &param.passing {
-            Passing::Moved => {
-                predicates.extend(bound::require(
-                    &mut input.ty,
-                    krate,
-                    "Movable",
-                    param.span(),
-                ));
-                prelude.extend(quote!(let #name = #krate::__private::Moved::new(#name);));
-                values.push(quote!(#krate::__private::Moved::into_inner(#name)));
-            }
-            Passing::Copied => {
-                if let Type::Reference(reference) = &mut *input.ty {
-                    predicates.extend(bound::require_referent(
-                        reference,
-                        krate,
-                        "Copyable",
-                        param.span(),
-                    ));
-                }
-                prelude.extend(quote!(let #name = #krate::__private::Copied::new(#name);));
-                values.push(quote!(#krate::__private::Copied::lend(&#name)));
-            }
-        }
-    }
-
-    let mut output = match &function.sig.output {
-        ReturnType::Default => syn::parse_quote!(()),
-        ReturnType::Type(_, ty) => (**ty).clone(),
-    };
-    let output_span = match &function.sig.output {
-        ReturnType::Default => name.span(),
-        ReturnType::Type(_, ty) => bound::end_span(ty),
-    };
-    predicates.extend(bound::require(
-        &mut output,
-        krate,
-        "Returnable",
-        output_span,
-    ));
-    let offload = match pinned_output(&function.sig.output) {
-        Some(output) => quote!(#krate::__private::offload::<_, #output>),
-        None => quote!(#krate::__private::offload),
-    };
-    let call = match receiver_value {
-        Some(receiver) => quote!(#offload(move || Self::#name(#receiver, #(#values),*))),
-        None => {
-            attrs.extend(inner_as_outer(function));
-            let pats = plan.params.iter().map(|param| &param.arg.pat);
-            let block = function.body.as_block(quote!(#(let #pats = #values;)*));
-            quote!(#offload(move || #block))
-        }
-    };
+    let body = offload_call(plan, false);
     sig.output = ReturnType::Default;
     sig.generics
         .make_where_clause()
         .predicates
         .extend(predicates);
+    let output = &plan
+        .output
+        .as_ref()
+        .expect("an offloaded body has an output")
+        .0;
     let sig = signature_with_output(
         &sig,
         quote!(-> impl ::core::future::Future<Output = #output> + ::core::marker::Send + 'static),
     );
-    item_tokens(function, &attrs, sig, quote!({ #prelude #call }))
+    Entry {
+        attrs,
+        sig,
+        body: Some(body),
+    }
+    .tokens(plan)
 }
+
+/// The boxed async entry of a `fn foo` body in a trait impl: as [`offloaded`], but its
+/// signature is the trait's, so the requirements are checked in the body, still spanned at
+/// the user's tokens.
+fn boxed_offloaded(plan: &Plan<'_>) -> TokenStream {
+    let name = &plan.function.sig.ident;
+    let output = &plan
+        .output
+        .as_ref()
+        .expect("an offloaded body has an output")
+        .0;
+    let attrs = noted(
+        plan,
+        format!(
+            "Async entry of {}, generated by `#[smartasync]`: {OFFLOADED}",
+            link(plan, name)
+        ),
+    );
+    let mut sig = boxed::signature(plan, &plan.function.sig, &[]);
+    rename_params(&mut sig, plan);
+    let call = offload_call(plan, true);
+    let boxer = boxer(plan);
+    Entry {
+        attrs,
+        sig: sig.into_token_stream(),
+        body: Some(quote!({ #boxer::<#output, _>(#call) })),
+    }
+    .tokens(plan)
+}
+
+/// The bounds that make a failed requirement speak of `#[smartasync]` at the user's type:
+/// one per value that crosses, and the result.
+fn crossing_bounds(plan: &Plan<'_>, sig: &mut Signature) -> Vec<WherePredicate> {
+    let krate = &plan.krate;
+    let mut predicates = Vec::new();
+    for (param, input) in plan.params.iter().zip(&mut sig.inputs) {
+        let Some(helper) = param.crossing.helper() else {
+            continue;
+        };
+        match (&param.crossing, input) {
+            (Crossing::Shared(ty) | Crossing::Moved(ty), FnArg::Receiver(_)) => {
+                let mut ty = ty.clone();
+                predicates.extend(bound::require(&mut ty, krate, helper, param.span));
+            }
+            (Crossing::Copied, FnArg::Typed(arg)) => {
+                if let syn::Type::Reference(reference) = &mut *arg.ty {
+                    predicates.extend(bound::require_referent(
+                        reference, krate, helper, param.span,
+                    ));
+                }
+            }
+            (_, FnArg::Typed(arg)) => {
+                predicates.extend(bound::require(&mut arg.ty, krate, helper, param.span));
+            }
+            (_, FnArg::Receiver(_)) => {}
+        }
+    }
+    if let Some((output, span)) = &plan.output {
+        let mut output = output.clone();
+        predicates.extend(bound::require(
+            &mut output,
+            krate,
+            model::Helper::Returnable,
+            *span,
+        ));
+    }
+    predicates
+}
+
+/// The body of an offloading entry: take each value that crosses, then hand the call (or
+/// the copied body) to the blocking pool. With `spanned`, the helpers are named with the
+/// spans of the user's tokens, so that a requirement that fails inside this body is
+/// reported there.
+fn offload_call(plan: &Plan<'_>, spanned: bool) -> TokenStream {
+    let krate = &plan.krate;
+    let mut prelude = TokenStream::new();
+    let mut given = Vec::new();
+    for param in &plan.params {
+        let name = if param.name == "self" {
+            model::hidden("self")
+        } else {
+            param.name.clone()
+        };
+        let (take, give) =
+            param
+                .crossing
+                .wrap(krate, &param.name, &name, spanned.then_some(param.span));
+        prelude.extend(quote!(let #name = #take;));
+        given.push(give);
+    }
+    let output_span = plan
+        .output
+        .as_ref()
+        .expect("an offloaded body has an output")
+        .1;
+    let offload = match pinned_output(&plan.function.sig.output) {
+        Some(output) => quote!(#krate::__private::offload::<_, #output>),
+        None => quote!(#krate::__private::offload),
+    };
+    let offload = if spanned {
+        bound::respan(offload, output_span)
+    } else {
+        offload
+    };
+    let call = match plan.path_to(&plan.function.sig.ident) {
+        Some(path) => quote!(#offload(move || #path(#(#given),*))),
+        None => {
+            let pats = plan.params.iter().filter_map(|param| param.pat.as_ref());
+            let block = copied_body(plan, quote!(#(let #pats = #given;)*));
+            quote!(#offload(move || #block))
+        }
+    };
+    quote!({ #prelude #call })
+}
+
+const IN_PLACE: &str = "runs the same body on the awaiting thread, inside \
+     `tokio::task::block_in_place` on a multi-thread runtime. Meanwhile the awaiting task \
+     makes no progress on its other branches (`join!`, `select!`), and a current-thread \
+     runtime is stalled.";
 
 /// `async fn foo_async(..) -> T` for a `fn foo` body under `in_place`: runs the body on the
 /// awaiting thread.
-fn in_place_entry(plan: &Plan<'_>) -> TokenStream {
+fn in_place(plan: &Plan<'_>) -> TokenStream {
     let krate = &plan.krate;
     let function = plan.function;
     let name = &function.sig.ident;
-    let mut attrs = function.attrs.clone();
-    attrs.extend(note(
+    let mut attrs = noted(
         plan,
-        &format!(
-            "Async entry of {}, generated by `#[smartasync(in_place)]`: runs the same body on the \
-         awaiting thread, inside `tokio::task::block_in_place` on a multi-thread runtime. \
-         Meanwhile the awaiting task makes no progress on its other branches (`join!`, \
-         `select!`), and a current-thread runtime is stalled.",
+        format!(
+            "Async entry of {}, generated by `#[smartasync(in_place)]`: {IN_PLACE}",
             link(plan, name)
         ),
-    ));
+    );
     attrs.push(syn::parse_quote!(#[allow(clippy::unused_async)]));
     let mut sig = function.sig.clone();
-    sig.ident = valid::async_name(name);
+    sig.ident = model::async_name(name);
     sig.asyncness = Some(Default::default());
-    let body = match plan.receiver {
-        Some(receiver) => {
+    let body = match plan.path_to(name) {
+        Some(path) => {
             rename_params(&mut sig, plan);
-            let self_token = receiver.self_token;
-            let names = plan.params.iter().map(|param| &param.name);
-            quote!({ #krate::__private::in_place(|| Self::#name(#self_token, #(#names),*)) })
+            let args = arguments(plan);
+            quote!({ #krate::__private::in_place(|| #path(#(#args),*)) })
         }
         None => {
-            attrs.extend(inner_as_outer(function));
-            let block = function.body.as_block(TokenStream::new());
+            attrs.extend(inner_as_outer(plan));
+            let block = copied_body(plan, TokenStream::new());
             match pinned_output(&function.sig.output) {
                 Some(output) => {
                     quote!({ #krate::__private::in_place::<_, #output>(move || #block) })
@@ -274,14 +348,166 @@ fn in_place_entry(plan: &Plan<'_>) -> TokenStream {
             }
         }
     };
-    item_tokens(function, &attrs, sig.into_token_stream(), body)
+    Entry {
+        attrs,
+        sig: sig.into_token_stream(),
+        body: Some(body),
+    }
+    .tokens(plan)
+}
+
+/// The boxed async entry of a `fn foo` body that runs in place: under `in_place` in a trait
+/// impl, or provided by a trait (where cloning `self` could not be asked of `dyn` callers).
+fn boxed_in_place(plan: &Plan<'_>) -> TokenStream {
+    let krate = &plan.krate;
+    let name = &plan.function.sig.ident;
+    let text = if matches!(plan.site, Site::Trait) {
+        format!(
+            "Async entry of {}, provided by `#[smartasync]`: runs the provided body on the \
+             awaiting thread (`smartasync::in_place`), which asks nothing of `Self` beyond \
+             what the future's `Send` needs. An implementation that writes `{name}` under \
+             `#[smartasync]` gets its own entry, which runs on the blocking pool.",
+            link(plan, name)
+        )
+    } else {
+        format!(
+            "Async entry of {}, generated by `#[smartasync(in_place)]`: {IN_PLACE}",
+            link(plan, name)
+        )
+    };
+    let attrs = noted(plan, text);
+    let mut sig = boxed::signature(plan, &plan.function.sig, &provided_bounds(plan));
+    rename_params(&mut sig, plan);
+    let path = plan.path_to(name);
+    let args = arguments(plan);
+    let output = output_type(&plan.function.sig.output);
+    let boxer = boxer(plan);
+    let body = quote!({
+        #boxer::<#output, _>(async move {
+            #krate::__private::in_place(move || #path(#(#args),*))
+        })
+    });
+    Entry {
+        attrs,
+        sig: sig.into_token_stream(),
+        body: Some(body),
+    }
+    .tokens(plan)
+}
+
+/// The async entry declared by a trait for a method without a body.
+fn declared(plan: &Plan<'_>) -> TokenStream {
+    let name = &plan.function.sig.ident;
+    let attrs = noted(
+        plan,
+        format!(
+            "Async entry of {}, declared by `#[smartasync]`. An implementation writes \
+             `{name}` once, as `fn` or `async fn`, in an `impl` block under `#[smartasync]`, \
+             which generates this entry.",
+            link(plan, name)
+        ),
+    );
+    let sig = boxed::signature(plan, &plan.function.sig, &[]);
+    Entry {
+        attrs,
+        sig: sig.into_token_stream(),
+        body: None,
+    }
+    .tokens(plan)
+}
+
+/// The bounds a provided body's boxed future needs of `Self` to be `Send`: it holds the
+/// receiver, so `&self` needs `Self: Sync` and an owned or `&mut` receiver `Self: Send`.
+/// With `Send + Sync` among the trait's supertraits they cost nothing; without, the
+/// provided entry cannot be called through `dyn Trait` (only through `dyn Trait + Sync`).
+fn provided_bounds(plan: &Plan<'_>) -> Vec<WherePredicate> {
+    if !matches!(plan.site, Site::Trait) || !plan.send || plan.function.body.is_none() {
+        return Vec::new();
+    }
+    match plan.function.sig.receiver() {
+        Some(receiver) if receiver.reference.is_some() && receiver.mutability.is_none() => {
+            vec![syn::parse_quote!(Self: ::core::marker::Sync)]
+        }
+        Some(_) => vec![syn::parse_quote!(Self: ::core::marker::Send)],
+        None => Vec::new(),
+    }
+}
+
+/// After an error: the twin with its signature and an unreachable body.
+fn stub_twin(plan: &Plan<'_>) -> TokenStream {
+    let function = plan.function;
+    let name = &function.sig.ident;
+    if model::stem(&name.to_string()).is_some() {
+        return TokenStream::new();
+    }
+    let mut sig = function.sig.clone();
+    sig.constness = None;
+    sig.unsafety = None;
+    sig.abi = None;
+    sig.variadic = None;
+    let attrs = &function.attrs;
+    let vis = &function.vis;
+    let body = quote!({ ::core::unreachable!() });
+    let sig = match (plan.twin, plan.site.boxed()) {
+        (Twin::Drive, _) => {
+            sig.asyncness = None;
+            sig.into_token_stream()
+        }
+        (_, true) => {
+            let sig = boxed::signature(plan, &sig, &[]);
+            let body = (plan.twin != Twin::Declare).then_some(&body);
+            return quote! {
+                #(#attrs)*
+                #[allow(unused_variables, unused_mut)]
+                #vis #sig #body
+            };
+        }
+        (_, false) => {
+            sig.asyncness = Some(Default::default());
+            sig.ident = model::async_name(name);
+            sig.into_token_stream()
+        }
+    };
+    quote! {
+        #(#attrs)*
+        #[allow(unused_variables, unused_mut, clippy::unused_async)]
+        #vis #sig #body
+    }
+}
+
+/// The body copied into a generated entry (a lone function without `self`), after
+/// `prelude`; where it does not parse, it is not copied (rustc reports its syntax error
+/// once, in the written entry) and the entry only carries the signature.
+fn copied_body(plan: &Plan<'_>, prelude: TokenStream) -> TokenStream {
+    match &plan.function.body {
+        Some(body) if body.stmts.is_some() => body.as_block(prelude),
+        _ => quote!({ ::core::unreachable!() }),
+    }
+}
+
+/// The function that boxes a trait method's future: `Send` unless the trait says `?Send`.
+fn boxer(plan: &Plan<'_>) -> TokenStream {
+    let krate = &plan.krate;
+    if plan.send {
+        quote!(#krate::__private::boxed)
+    } else {
+        quote!(#krate::__private::boxed_local)
+    }
+}
+
+/// The values a generated entry passes to the written one: `self` and each argument.
+fn arguments<'a>(plan: &'a Plan<'_>) -> impl Iterator<Item = &'a Ident> {
+    plan.params.iter().map(|param| &param.name)
 }
 
 /// Gives every typed parameter a plain name (so that the generated body can pass it on),
-/// and drops `mut` from a by-value receiver, which the generated body only moves.
-fn rename_params(sig: &mut Signature, plan: &Plan<'_>) {
-    let mut params = plan.params.iter();
-    for input in &mut sig.inputs {
+/// and drops `mut` from a by-value receiver, which the generated body only moves. Returns
+/// the statements that bind the written patterns from those names, for a body moved into
+/// a generated entry (which also makes an `async` block capture every argument, as an
+/// `async fn` does).
+fn rename_params(sig: &mut Signature, plan: &Plan<'_>) -> TokenStream {
+    let mut rebind = TokenStream::new();
+    for (input, param) in sig.inputs.iter_mut().zip(&plan.params) {
         match input {
             FnArg::Receiver(receiver) => {
                 if receiver.reference.is_none() {
@@ -289,17 +515,29 @@ fn rename_params(sig: &mut Signature, plan: &Plan<'_>) {
                 }
             }
             FnArg::Typed(arg) => {
-                if let Some(param) = params.next() {
-                    *arg.pat = Pat::Ident(PatIdent {
+                let name = &param.name;
+                let pat = std::mem::replace(
+                    &mut *arg.pat,
+                    Pat::Ident(PatIdent {
                         attrs: Vec::new(),
                         by_ref: None,
                         mutability: None,
-                        ident: param.name.clone(),
+                        ident: name.clone(),
                         subpat: None,
-                    });
-                }
+                    }),
+                );
+                rebind.extend(quote!(let #pat = #name;));
             }
         }
+    }
+    rebind
+}
+
+/// The written output type, `()` where none is written.
+fn output_type(output: &ReturnType) -> TokenStream {
+    match output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) => ty.to_token_stream(),
     }
 }
 
@@ -308,18 +546,18 @@ fn rename_params(sig: &mut Signature, plan: &Plan<'_>) {
 /// (`impl Trait`).
 fn pinned_output(output: &ReturnType) -> Option<TokenStream> {
     match output {
-        ReturnType::Default => Some(quote!(())),
         ReturnType::Type(_, ty) if lifetime::has_impl_trait(ty) => None,
-        ReturnType::Type(_, ty) => Some(ty.to_token_stream()),
+        _ => Some(output_type(output)),
     }
 }
 
 /// The body's inner attributes (`#![allow(..)]`), which must become outer attributes of a
 /// generated function whose body is a closure or an `async` block.
-fn inner_as_outer(function: &Function) -> Vec<Attribute> {
-    function
-        .body
-        .inner_attrs
+fn inner_as_outer(plan: &Plan<'_>) -> Vec<Attribute> {
+    let Some(body) = &plan.function.body else {
+        return Vec::new();
+    };
+    body.inner_attrs
         .iter()
         .map(|attr| Attribute {
             style: AttrStyle::Outer,
@@ -328,25 +566,21 @@ fn inner_as_outer(function: &Function) -> Vec<Attribute> {
         .collect()
 }
 
-/// The doc paragraph that presents a generated entry as the other half of its pair.
-fn note(plan: &Plan<'_>, text: &str) -> Vec<Attribute> {
-    let documented = plan
-        .function
-        .attrs
-        .iter()
-        .any(|attr| attr.path().is_ident("doc"));
-    let text = format!(" {text}");
-    let mut attrs: Vec<Attribute> = Vec::new();
-    if documented {
+/// The written attributes, then the doc paragraph that presents a generated entry as the
+/// other half of its pair.
+fn noted(plan: &Plan<'_>, text: String) -> Vec<Attribute> {
+    let mut attrs = plan.function.attrs.clone();
+    if attrs.iter().any(|attr| attr.path().is_ident("doc")) {
         attrs.push(syn::parse_quote!(#[doc = ""]));
     }
+    let text = format!(" {text}");
     attrs.push(syn::parse_quote!(#[doc = #text]));
     attrs
 }
 
 /// An intra-doc link to the other entry where one resolves (methods), else its name.
 fn link(plan: &Plan<'_>, name: &Ident) -> String {
-    match plan.receiver {
+    match plan.path_to(name) {
         Some(_) => format!("[`{name}`](Self::{name})"),
         None => format!("`{name}`"),
     }
@@ -370,24 +604,4 @@ fn signature_with_output(sig: &Signature, output: TokenStream) -> TokenStream {
     output.to_tokens(&mut tokens);
     generics.where_clause.to_tokens(&mut tokens);
     tokens
-}
-
-fn item(
-    function: &Function,
-    attrs: &[Attribute],
-    sig: TokenStream,
-    body: &crate::parse::Body,
-) -> TokenStream {
-    item_tokens(function, attrs, sig, body.to_token_stream())
-}
-
-fn item_tokens(
-    function: &Function,
-    attrs: &[Attribute],
-    sig: TokenStream,
-    body: TokenStream,
-) -> TokenStream {
-    let vis = &function.vis;
-    let defaultness = &function.defaultness;
-    quote!(#(#attrs)* #vis #defaultness #sig #body)
 }

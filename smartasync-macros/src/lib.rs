@@ -1,16 +1,21 @@
 //! The `#[smartasync]` attribute. Depend on the `smartasync` crate, which re-exports it and
 //! owns everything the generated code calls; its documentation describes the attribute.
 //!
-//! One pipeline: `parse` reads the item, `args` the attribute's arguments, `valid`
-//! checks the signature against what each entry needs and plans the expansion, `expand`
-//! writes the pair. Every step returns `syn::Result`; the error becomes tokens here, once,
-//! next to the item as written so that one mistake does not cascade.
+//! One pipeline: `parse` reads the item (a function, an `impl` block or a trait, bodies
+//! kept as tokens), `args` the attribute's arguments, `valid` checks each function against
+//! what its entries need and fills in the plan (`model`), `expand` writes each pair
+//! (`boxed` gives trait methods their dyn-compatible async entry), and `items` runs these
+//! steps for each kind of item. An error becomes tokens once, next to a fallback that keeps
+//! every entry's signature, so that one mistake does not cascade.
 #![forbid(unsafe_code)]
 
 mod args;
 mod bound;
+mod boxed;
 mod expand;
+mod items;
 mod lifetime;
+mod model;
 mod parse;
 mod receiver;
 mod valid;
@@ -223,22 +228,13 @@ fn expand(
     args: proc_macro2::TokenStream,
     input: proc_macro2::TokenStream,
 ) -> proc_macro2::TokenStream {
-    let function = match syn::parse2::<parse::Function>(input.clone()) {
-        Ok(function) => function,
+    match syn::parse2::<parse::Item>(input.clone()) {
+        Ok(parse::Item::Function(function)) => items::function(args, &function),
+        Ok(parse::Item::Impl(block)) => items::impl_block(args, block),
+        Ok(parse::Item::Trait(block)) => items::trait_block(args, block),
         Err(error) => {
             let error = error.into_compile_error();
-            return quote::quote!(#input #error);
-        }
-    };
-    let expanded = syn::parse2::<args::Args>(args)
-        .and_then(|args| valid::plan(args, &function))
-        .map(expand::pair);
-    match expanded {
-        Ok(tokens) => tokens,
-        Err(error) => {
-            let kept = expand::fallback(&function);
-            let error = error.into_compile_error();
-            quote::quote!(#kept #error)
+            quote::quote!(#input #error)
         }
     }
 }

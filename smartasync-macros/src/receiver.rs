@@ -6,17 +6,12 @@ use quote::quote;
 use syn::{Error, Receiver, Type};
 
 use crate::lifetime;
+use crate::model::Crossing;
+use crate::valid::ways_out;
 
-/// How a receiver crosses to the blocking pool.
-pub enum Crossing {
-    /// `&self`, `self: &Arc<Self>`: the referent (`Self`, `Arc<Self>`) is cloned at call
-    /// time and lent back to the body.
-    Shared(Box<Type>),
-    /// `self`, `mut self`, `self: Arc<Self>`, `self: Box<Self>`: moved.
-    Moved(Box<Type>),
-}
-
-/// Classifies `receiver` for an offloaded body, or says which token makes it impossible.
+/// Classifies `receiver` for an offloaded body, or says which token makes it impossible:
+/// `&self` and `self: &Arc<Self>` share their referent (cloned at call time, lent back);
+/// `self`, `self: Arc<Self>`, `self: Box<Self>` and `&'static self` are moved.
 pub fn crossing(receiver: &Receiver) -> syn::Result<Crossing> {
     let ty = &*receiver.ty;
     if let Type::Reference(reference) = ty {
@@ -32,21 +27,23 @@ pub fn crossing(receiver: &Receiver) -> syn::Result<Crossing> {
         }
         if lifetime::is_static(reference.lifetime.as_ref()) {
             // `&'static self`: the reference itself crosses (it needs `Self: Sync`).
-            return Ok(Crossing::Moved(Box::new(ty.clone())));
+            return Ok(Crossing::Moved(ty.clone()));
         }
-        return Ok(Crossing::Shared(reference.elem.clone()));
+        return Ok(Crossing::Shared((*reference.elem).clone()));
     }
     if let Some(span) = lifetime::first_borrow(ty) {
         return Err(Error::new(span, refusal("a receiver that borrows")));
     }
-    Ok(Crossing::Moved(Box::new(ty.clone())))
+    Ok(Crossing::Moved(ty.clone()))
 }
 
 fn refusal(what: impl Display) -> String {
     format!(
         "{what} cannot cross to the blocking pool: the `_async` entry of a `fn` body runs the \
-         body on another thread and returns a `'static` future\n\
-         ways out: take `&self` and keep mutable state behind a `Mutex` (interior mutability), \
-         take `self: Arc<Self>`, write the body as `async fn`, or use `#[smartasync(in_place)]`"
+         body on another thread and returns a `'static` future\n{}",
+        ways_out(
+            "take `&self` and keep mutable state behind a `Mutex` (interior mutability), \
+             take `self: Arc<Self>`"
+        )
     )
 }

@@ -1,57 +1,114 @@
 //! Signature rules: what each entry of the pair demands of the written function, checked
-//! before anything is generated, with every independent mistake reported at its own token.
+//! before anything is generated. Each check is a small function that reports its own
+//! mistake at the offending token; independent mistakes are reported together.
 
 use proc_macro2::Span;
 use quote::{format_ident, quote};
 use syn::visit::Visit;
-use syn::{Error, FnArg, Ident, Pat, PatType, Path, Receiver, ReturnType, Type};
+use syn::{Error, FnArg, Pat, PatType, Path, ReturnType, Signature, Type};
 
 use crate::args::Args;
-use crate::lifetime;
+use crate::model::{self, Crossing, Param, Plan, Site, Twin};
 use crate::parse::Function;
-use crate::receiver::{self, Crossing};
+use crate::{bound, lifetime, receiver};
 
-pub const SUFFIX: &str = "_async";
-
-/// Everything the expansion needs, decided.
-pub struct Plan<'a> {
-    pub krate: Path,
-    pub function: &'a Function,
-    pub shape: Shape,
-    pub receiver: Option<&'a Receiver>,
-    pub params: Vec<Param<'a>>,
+/// The advice that ends every refusal of an offloaded `fn` body: `first`, then the two
+/// ways out that always exist.
+pub fn ways_out(first: &str) -> String {
+    format!("ways out: {first}, write the body as `async fn`, or use `#[smartasync(in_place)]`")
 }
 
-/// What the written body is, and so which entry is generated and how.
-pub enum Shape {
-    /// `async fn`: the async entry is the body; the blocking entry drives it.
-    Async,
-    /// `fn`: the blocking entry is the body; the async entry runs it on the blocking pool,
-    /// taking the receiver this way (`None` for functions without one).
-    Offloaded(Option<Crossing>),
-    /// `fn` with `in_place`: the async entry runs the body on the calling thread.
-    InPlace,
+/// Independent errors, combined so that the user sees all of them at once.
+#[derive(Default)]
+pub struct Errors(Option<Error>);
+
+impl Errors {
+    pub fn push(&mut self, error: Error) {
+        match &mut self.0 {
+            Some(combined) => combined.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    pub fn finish(self) -> syn::Result<()> {
+        self.0.map_or(Ok(()), Err)
+    }
 }
 
-/// A typed parameter and how it reaches the body.
-pub struct Param<'a> {
-    pub arg: &'a PatType,
-    /// The name the generated entry gives it: the written identifier, or a hidden one for
-    /// patterns such as `(a, b): (u8, u8)`.
-    pub name: Ident,
-    pub passing: Passing,
-}
-
-pub enum Passing {
-    /// Moved (or, outside offloading, passed on as it is).
-    Moved,
-    /// A `&T` argument of an offloaded body: copied with `ToOwned`, lent back as `&T`.
-    Copied,
-}
-
-pub fn plan(args: Args, function: &Function) -> syn::Result<Plan<'_>> {
+/// Checks `function` written at `site` under `args`, and plans its pair. The plan is made
+/// even where a check fails (with the failing values passed as they are), so that the
+/// fallback can give the twin the signature it would have had.
+pub fn plan<'a>(
+    args: &Args,
+    krate: &Path,
+    site: Site,
+    block_types: &[syn::Ident],
+    send: bool,
+    function: &'a Function,
+) -> (Plan<'a>, syn::Result<()>) {
     let mut errors = Errors::default();
     let sig = &function.sig;
+    unsupported_qualifiers(sig, &mut errors);
+    async_suffix(sig, &mut errors);
+    let twin = twin(args, &site, function, &mut errors);
+    let offloaded = twin == Twin::Offload;
+
+    let mut params = Vec::new();
+    for (index, input) in sig.inputs.iter().enumerate() {
+        let param = match input {
+            FnArg::Receiver(receiver) => Param {
+                name: syn::Ident::new("self", receiver.self_token.span),
+                pat: None,
+                crossing: if offloaded {
+                    receiver::crossing(receiver).unwrap_or_else(|error| {
+                        errors.push(error);
+                        Crossing::AsIs
+                    })
+                } else {
+                    Crossing::AsIs
+                },
+                span: receiver.self_token.span,
+            },
+            FnArg::Typed(arg) => Param {
+                name: match &*arg.pat {
+                    Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
+                        pat.ident.clone()
+                    }
+                    _ => format_ident!("__smartasync_arg{}", index, span = Span::mixed_site()),
+                },
+                pat: Some((*arg.pat).clone()),
+                crossing: if offloaded {
+                    crossing(arg).unwrap_or_else(|error| {
+                        errors.push(error);
+                        Crossing::AsIs
+                    })
+                } else {
+                    Crossing::AsIs
+                },
+                span: bound::end_span(&arg.ty),
+            },
+        };
+        params.push(param);
+    }
+
+    let output = offloaded.then(|| output(sig, &mut errors));
+    let plan = Plan {
+        krate: krate.clone(),
+        function,
+        site,
+        twin,
+        send,
+        params,
+        output,
+        block_types: block_types.to_vec(),
+    };
+    if plan.copies_body() {
+        state_in_copied_body(function, &mut errors);
+    }
+    (plan, errors.finish())
+}
+
+fn unsupported_qualifiers(sig: &Signature, errors: &mut Errors) {
     if let Some(constness) = sig.constness {
         errors.push(Error::new(
             constness.span,
@@ -77,102 +134,158 @@ pub fn plan(args: Args, function: &Function) -> syn::Result<Plan<'_>> {
             "`#[smartasync]` does not support variadic functions",
         ));
     }
+}
+
+fn async_suffix(sig: &Signature, errors: &mut Errors) {
     let name = sig.ident.to_string();
-    if let Some(stem) = name.strip_suffix(SUFFIX).filter(|stem| !stem.is_empty()) {
+    if let Some(stem) = model::stem(&name) {
         errors.push(Error::new(
             sig.ident.span(),
             format!(
-                "`{name}` already ends in `{SUFFIX}`: name it `{stem}` and `#[smartasync]` generates \
-                 `{name}` beside it, whether the body is `fn` or `async fn`"
+                "`{name}` already ends in `{}`: name it `{stem}` and `#[smartasync]` generates \
+                 `{name}` beside it, whether the body is `fn` or `async fn`",
+                model::SUFFIX
             ),
         ));
     }
+}
 
-    let receiver = sig.receiver();
-    let shape = match (sig.asyncness, args.in_place) {
-        (Some(_), Some(in_place)) => {
+/// Which entry is generated, and how, from the body's form and the options.
+fn twin(args: &Args, site: &Site, function: &Function, errors: &mut Errors) -> Twin {
+    let is_async = function.sig.asyncness.is_some();
+    if let Some(span) = args.in_place {
+        if is_async {
             errors.push(Error::new(
-                in_place.span,
+                span,
                 "`in_place` applies to a `fn` body: the async entry of an `async fn` is its body as written",
             ));
-            Shape::Async
+        } else if matches!(site, Site::Trait) {
+            errors.push(Error::new(
+                span,
+                "`in_place` goes on a trait's implementations: a provided `fn` body already runs \
+                 in place, and a declaration's implementation chooses for itself",
+            ));
         }
-        (Some(_), None) => Shape::Async,
-        (None, Some(_)) => Shape::InPlace,
-        (None, None) => Shape::Offloaded(receiver.and_then(|receiver| {
-            receiver::crossing(receiver)
-                .map_err(|error| errors.push(error))
-                .ok()
-        })),
-    };
-    let offloaded = matches!(shape, Shape::Offloaded(_));
-
-    let mut params = Vec::new();
-    for (index, input) in sig.inputs.iter().enumerate() {
-        let FnArg::Typed(arg) = input else { continue };
-        let name = match &*arg.pat {
-            Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => pat.ident.clone(),
-            _ => format_ident!("__smartasync_arg{}", index, span = Span::mixed_site()),
-        };
-        let passing = if offloaded {
-            match crossing(arg) {
-                Ok(passing) => passing,
-                Err(error) => {
-                    errors.push(error);
-                    Passing::Moved
-                }
-            }
-        } else {
-            Passing::Moved
-        };
-        params.push(Param { arg, name, passing });
     }
+    match (function.body.is_some(), is_async) {
+        (false, _) => Twin::Declare,
+        (true, true) => Twin::Drive,
+        // A provided body cannot demand `Self: Clone` and stay usable through `dyn`.
+        (true, false) if matches!(site, Site::Trait) => Twin::InPlace,
+        (true, false) if args.in_place.is_some() => Twin::InPlace,
+        (true, false) => Twin::Offload,
+    }
+}
 
-    if offloaded {
-        if let ReturnType::Type(_, ty) = &sig.output {
+/// The type an offloaded body's result crosses back as, and where a failure is reported;
+/// a borrowing return type is refused.
+fn output(sig: &Signature, errors: &mut Errors) -> (Type, Span) {
+    match &sig.output {
+        ReturnType::Default => (syn::parse_quote!(()), sig.ident.span()),
+        ReturnType::Type(_, ty) => {
             if let Some(span) = lifetime::first_borrow(ty) {
                 errors.push(Error::new(
                     span,
-                    "the return type borrows: the `_async` entry of a `fn` body sends its result back from \
-                     another thread through a `'static` future, so it cannot borrow from the arguments\n\
-                     ways out: return an owned value (`String`, `Vec<T>`, `Arc<T>`), write the body as \
-                     `async fn`, or use `#[smartasync(in_place)]`",
+                    format!(
+                        "the return type borrows: the `_async` entry of a `fn` body sends its result back \
+                         from another thread through a `'static` future, so it cannot borrow from the \
+                         arguments\n{}",
+                        ways_out("return an owned value (`String`, `Vec<T>`, `Arc<T>`)")
+                    ),
                 ));
             }
+            ((**ty).clone(), bound::end_span(ty))
         }
     }
+}
 
-    if receiver.is_none() {
-        if let Some((span, what)) = state_in_body(function) {
-            errors.push(Error::new(
-                span,
-                format!(
-                    "{what} in the body of a function without `self`: the attribute cannot name the \
-                     written function from the generated entry (it may be a free or an associated \
-                     function), so each entry holds its own copy of the body, and this would exist \
-                     twice, one per entry\n\
-                     ways out: declare it at module level, outside the function, or give the \
-                     function a receiver"
-                ),
-            ));
-        }
+/// How a typed argument crosses to the blocking pool.
+fn crossing(arg: &PatType) -> syn::Result<Crossing> {
+    let describe = describe(&arg.pat);
+    let Type::Reference(reference) = &*arg.ty else {
+        return match lifetime::first_borrow(&arg.ty) {
+            Some(span) => Err(nested_borrow(span, &describe)),
+            None => Ok(Crossing::Moved((*arg.ty).clone())),
+        };
+    };
+    if let Some(mutability) = reference.mutability {
+        let and = reference.and_token;
+        return Err(Error::new_spanned(
+            quote!(#and #mutability),
+            format!(
+                "{describe} is `&mut`: the `_async` entry of a `fn` body runs the body on another \
+                 thread and returns a `'static` future, so it cannot hold the caller's mutable borrow\n{}",
+                ways_out("take the value by value and return it, share it as `Arc<Mutex<..>>`")
+            ),
+        ));
     }
-
-    errors.finish()?;
-    Ok(Plan {
-        krate: args
-            .krate
-            .unwrap_or_else(|| syn::parse_quote!(::smartasync)),
-        function,
-        shape,
-        receiver,
-        params,
+    let is_static = lifetime::is_static(reference.lifetime.as_ref());
+    if let Some(span) = lifetime::first_borrow(&reference.elem) {
+        return Err(nested_borrow(span, &describe));
+    }
+    if let Some(span) = lifetime::elided_object_lifetime(&reference.elem).filter(|_| !is_static) {
+        return Err(Error::new(
+            span,
+            format!(
+                "{describe} is a borrowed trait object: the `_async` entry of a `fn` body copies a \
+                 `&T` argument with `ToOwned` when it is called, and a `dyn Trait` cannot be copied\n{}",
+                ways_out(
+                    "take an owned `Box<dyn Trait + Send>` or `Arc<dyn Trait + Send + Sync>`"
+                )
+            ),
+        ));
+    }
+    Ok(if is_static {
+        Crossing::Moved((*arg.ty).clone())
+    } else {
+        Crossing::Copied
     })
 }
 
-/// The first item in the body whose identity matters (a `static`, a `thread_local!` or
-/// `lazy_static!` declaration), at any depth, with what to call it.
-fn state_in_body(function: &Function) -> Option<(Span, &'static str)> {
+fn nested_borrow(span: Span, describe: &str) -> Error {
+    Error::new(
+        span,
+        format!(
+            "{describe} borrows here: the `_async` entry of a `fn` body copies a top-level `&T` argument \
+             with `ToOwned` when it is called, but cannot own a borrow held inside a type or a \
+             non-`'static` lifetime\n{}",
+            ways_out("take an owned type (`String`, `Vec<T>`, `Arc<T>`)")
+        ),
+    )
+}
+
+fn describe(pat: &Pat) -> String {
+    match pat {
+        Pat::Ident(pat) => format!("argument `{}`", pat.ident),
+        _ => format!("argument `{}`", quote!(#pat)),
+    }
+}
+
+/// A body copied into the generated entry must not declare an item whose identity
+/// matters (a `static`, a `thread_local!` or `lazy_static!`): it would exist twice. Looked
+/// for only where the body parses; a body that does not is not copied.
+fn state_in_copied_body(function: &Function, errors: &mut Errors) {
+    let Some(stmts) = function.body.as_ref().and_then(|body| body.stmts.as_ref()) else {
+        return;
+    };
+    let Some((span, what)) = state_in(stmts) else {
+        return;
+    };
+    errors.push(Error::new(
+        span,
+        format!(
+            "{what} in the body of a function without `self`: the attribute cannot name the \
+             written function from the generated entry (it may be a free or an associated \
+             function), so each entry holds its own copy of the body, and this would exist \
+             twice, one per entry\n\
+             ways out: declare it at module level, outside the function, give the function a \
+             receiver, or put `#[smartasync]` on the `impl` block instead"
+        ),
+    ));
+}
+
+/// The first `static`, `thread_local!` or `lazy_static!` at any depth, with its name.
+fn state_in(stmts: &[syn::Stmt]) -> Option<(Span, &'static str)> {
     struct Finder(Option<(Span, &'static str)>);
     impl<'ast> Visit<'ast> for Finder {
         fn visit_item_static(&mut self, item: &'ast syn::ItemStatic) {
@@ -194,101 +307,8 @@ fn state_in_body(function: &Function) -> Option<(Span, &'static str)> {
         }
     }
     let mut finder = Finder(None);
-    for stmt in &function.body.stmts {
+    for stmt in stmts {
         finder.visit_stmt(stmt);
     }
     finder.0
-}
-
-/// How a typed argument crosses to the blocking pool.
-fn crossing(arg: &PatType) -> syn::Result<Passing> {
-    let describe = describe(&arg.pat);
-    if let Type::Reference(reference) = &*arg.ty {
-        if let Some(mutability) = reference.mutability {
-            let and = reference.and_token;
-            return Err(Error::new_spanned(
-                quote!(#and #mutability),
-                format!(
-                    "{describe} is `&mut`: the `_async` entry of a `fn` body runs the body on another \
-                     thread and returns a `'static` future, so it cannot hold the caller's mutable borrow\n\
-                     ways out: take the value by value and return it, share it as `Arc<Mutex<..>>`, \
-                     write the body as `async fn`, or use `#[smartasync(in_place)]`"
-                ),
-            ));
-        }
-        let is_static = lifetime::is_static(reference.lifetime.as_ref());
-        if let Some(span) = lifetime::first_borrow(&reference.elem) {
-            return Err(nested_borrow(span, &describe));
-        }
-        if let Some(span) = lifetime::elided_object_lifetime(&reference.elem).filter(|_| !is_static)
-        {
-            return Err(Error::new(
-                span,
-                format!(
-                    "{describe} is a borrowed trait object: the `_async` entry of a `fn` body copies a \
-                     `&T` argument with `ToOwned` when it is called, and a `dyn Trait` cannot be copied\n\
-                     ways out: take an owned `Box<dyn Trait + Send>` or `Arc<dyn Trait + Send + Sync>`, \
-                     write the body as `async fn`, or use `#[smartasync(in_place)]`"
-                ),
-            ));
-        }
-        return Ok(if is_static {
-            Passing::Moved
-        } else {
-            Passing::Copied
-        });
-    }
-    match lifetime::first_borrow(&arg.ty) {
-        Some(span) => Err(nested_borrow(span, &describe)),
-        None => Ok(Passing::Moved),
-    }
-}
-
-fn nested_borrow(span: Span, describe: &str) -> Error {
-    Error::new(
-        span,
-        format!(
-            "{describe} borrows here: the `_async` entry of a `fn` body copies a top-level `&T` argument \
-             with `ToOwned` when it is called, but cannot own a borrow held inside a type or a \
-             non-`'static` lifetime\n\
-             ways out: take an owned type (`String`, `Vec<T>`, `Arc<T>`), write the body as \
-             `async fn`, or use `#[smartasync(in_place)]`"
-        ),
-    )
-}
-
-fn describe(pat: &Pat) -> String {
-    match pat {
-        Pat::Ident(pat) => format!("argument `{}`", pat.ident),
-        _ => format!("argument `{}`", quote!(#pat)),
-    }
-}
-
-/// Independent errors, combined so that the user sees all of them at once.
-#[derive(Default)]
-struct Errors(Option<Error>);
-
-impl Errors {
-    fn push(&mut self, error: Error) {
-        match &mut self.0 {
-            Some(combined) => combined.combine(error),
-            None => self.0 = Some(error),
-        }
-    }
-
-    fn finish(self) -> syn::Result<()> {
-        self.0.map_or(Ok(()), Err)
-    }
-}
-
-/// The generated twin's name: `foo` for `foo_async`'s pair, or `foo_async` for `foo`.
-pub fn async_name(ident: &Ident) -> Ident {
-    format_ident!("{}{}", ident, SUFFIX, span = ident.span())
-}
-
-impl Param<'_> {
-    /// Where a failed bound on the argument's type points: the whole type.
-    pub fn span(&self) -> Span {
-        crate::bound::end_span(&self.arg.ty)
-    }
 }

@@ -188,3 +188,27 @@ pub use smartasync_macros::smartasync;
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+/// The future returned by the async entry of a method of a `#[smartasync]` trait: boxed, so
+/// that the trait stays dyn-compatible, `Send`, and free to borrow every argument for `'a`.
+///
+/// ```
+/// use smartasync::{smartasync, BoxFuture};
+///
+/// #[smartasync]
+/// trait Greeter: Send + Sync {
+///     fn greet(&self, name: &str) -> String;
+/// }
+///
+/// // What the trait declares next to `greet`:
+/// fn declared<'a>(greeter: &'a dyn Greeter, name: &'a str) -> BoxFuture<'a, String> {
+///     greeter.greet_async(name)
+/// }
+/// # let _ = declared;
+/// ```
+pub type BoxFuture<'a, T> =
+    ::core::pin::Pin<Box<dyn ::core::future::Future<Output = T> + Send + 'a>>;
+
+/// [`BoxFuture`] without `Send`: the async entries of a trait declared
+/// `#[smartasync(?Send)]`.
+pub type LocalBoxFuture<'a, T> = ::core::pin::Pin<Box<dyn ::core::future::Future<Output = T> + 'a>>;

@@ -13,6 +13,23 @@ pub use crate::block_on::block_on;
 pub use crate::in_place::in_place;
 pub use crate::unblock::unblock;
 
+/// The boxed async entry of a trait method: pins the output type (so that `?` in the body
+/// infers as in the written `async fn`) and boxes the future.
+pub fn boxed<'a, T, F>(future: F) -> crate::BoxFuture<'a, T>
+where
+    F: Future<Output = T> + Send + 'a,
+{
+    Box::pin(future)
+}
+
+/// [`boxed`] for a trait declared `?Send`.
+pub fn boxed_local<'a, T, F>(future: F) -> crate::LocalBoxFuture<'a, T>
+where
+    F: Future<Output = T> + 'a,
+{
+    Box::pin(future)
+}
+
 /// Pins the output type of a future, so that `?` and `.into()` in a duplicated `async fn`
 /// body infer the same types as in the written one.
 pub fn block_on_as<T, F>(future: F) -> T

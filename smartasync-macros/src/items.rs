@@ -1,0 +1,205 @@
+//! The attribute on each kind of item: a lone function, an `impl` block (inherent or of a
+//! trait) and a trait. A block pairs each of its methods by the same plan as a function,
+//! with each method's options taken off its own `#[smartasync(..)]`; one method's mistake
+//! is reported at that method, next to its fallback, while the others are still paired.
+
+use std::collections::HashSet;
+
+use proc_macro2::TokenStream;
+use quote::{quote, ToTokens};
+use syn::{Attribute, Ident, Path};
+
+use crate::args::{Args, Place};
+use crate::expand;
+use crate::model::{self, Site};
+use crate::parse::{Function, ImplBlock, Member, TraitBlock};
+use crate::valid::{self, Errors};
+
+/// The runtime crate's path: `crate = ".."`, or `::smartasync`.
+fn krate(args: &Args) -> Path {
+    args.krate
+        .clone()
+        .unwrap_or_else(|| syn::parse_quote!(::smartasync))
+}
+
+/// A lone function: its pair, or after an error, the fallback and the error.
+pub fn function(args: TokenStream, function: &Function) -> TokenStream {
+    let args = Args::parse_at(args, Place::Function);
+    let krate = args
+        .as_ref()
+        .map_or_else(|_| krate(&Args::default()), krate);
+    let options = args.as_ref().ok().cloned().unwrap_or_default();
+    let (plan, checked) = valid::plan(&options, &krate, Site::Function, &[], true, function);
+    match args.and(checked) {
+        Ok(()) => expand::pair(&plan, false),
+        Err(error) => {
+            let fallback = expand::pair(&plan, true);
+            let error = error.into_compile_error();
+            quote!(#fallback #error)
+        }
+    }
+}
+
+/// An `impl` block: every method with a body paired, at the block's site.
+pub fn impl_block(args: TokenStream, block: ImplBlock) -> TokenStream {
+    let place = if block.header.trait_.is_some() {
+        Place::Trait
+    } else {
+        Place::Inherent
+    };
+    let mut errors = Errors::default();
+    let args = Args::parse_at(args, place).unwrap_or_else(|error| {
+        errors.push(error);
+        Args::default()
+    });
+    let site = match &block.header.trait_ {
+        Some((_, path, _)) => Site::TraitImpl(path.clone()),
+        None => Site::Inherent,
+    };
+    let block_types: Vec<Ident> = block
+        .header
+        .generics
+        .type_params()
+        .map(|param| param.ident.clone())
+        .collect();
+    let items = members(&args, &site, &block_types, block.items, &mut errors);
+
+    let ImplBlock {
+        header,
+        inner_attrs,
+        ..
+    } = block;
+    let syn::ItemImpl {
+        attrs,
+        defaultness,
+        unsafety,
+        impl_token,
+        generics,
+        trait_,
+        self_ty,
+        ..
+    } = header;
+    let (bang, path, for_token) = match trait_ {
+        Some((bang, path, for_token)) => (bang, Some(path), Some(for_token)),
+        None => (None, None, None),
+    };
+    let where_clause = &generics.where_clause;
+    let errors = errors.finish().err().map(syn::Error::into_compile_error);
+    quote! {
+        #(#attrs)*
+        #defaultness #unsafety #impl_token #generics #bang #path #for_token #self_ty #where_clause {
+            #(#inner_attrs)*
+            #(#items)*
+        }
+        #errors
+    }
+}
+
+/// A trait: both entries of every method declared, provided bodies paired.
+pub fn trait_block(args: TokenStream, block: TraitBlock) -> TokenStream {
+    let mut errors = Errors::default();
+    let args = Args::parse_at(args, Place::Trait).unwrap_or_else(|error| {
+        errors.push(error);
+        Args::default()
+    });
+    let block_types: Vec<Ident> = block
+        .header
+        .generics
+        .type_params()
+        .map(|param| param.ident.clone())
+        .collect();
+    let items = members(&args, &Site::Trait, &block_types, block.items, &mut errors);
+
+    let TraitBlock {
+        header,
+        inner_attrs,
+        ..
+    } = block;
+    let syn::ItemTrait {
+        mut attrs,
+        vis,
+        unsafety,
+        auto_token,
+        restriction: _,
+        trait_token,
+        ident,
+        generics,
+        colon_token,
+        supertraits,
+        ..
+    } = header;
+    let note = " Declared with `#[smartasync]`: each method has a blocking entry and an async \
+        entry (`_async`, a boxed future, so the trait stays dyn-compatible). Implement it in an \
+        `impl` block under `#[smartasync]`, writing each method once, as `fn` or `async fn`; the \
+        attribute generates the other entry.";
+    let note: Attribute = syn::parse_quote!(#[doc = #note]);
+    if attrs.iter().any(|attr| attr.path().is_ident("doc")) {
+        attrs.push(syn::parse_quote!(#[doc = ""]));
+    }
+    attrs.push(note);
+    let where_clause = &generics.where_clause;
+    let errors = errors.finish().err().map(syn::Error::into_compile_error);
+    quote! {
+        #(#attrs)*
+        #vis #unsafety #auto_token #trait_token #ident #generics #colon_token #supertraits #where_clause {
+            #(#inner_attrs)*
+            #(#items)*
+        }
+        #errors
+    }
+}
+
+/// The members of a block, each method paired unless skipped or paired by hand.
+fn members(
+    args: &Args,
+    site: &Site,
+    block_types: &[Ident],
+    items: Vec<Member>,
+    errors: &mut Errors,
+) -> Vec<TokenStream> {
+    let krate = krate(args);
+    let send = args.not_send.is_none();
+    let names: HashSet<String> = items
+        .iter()
+        .filter_map(|item| match item {
+            Member::Function(function) => Some(function.sig.ident.to_string()),
+            Member::Other(_) => None,
+        })
+        .collect();
+    let paired_by_hand = |name: &str| match model::stem(name) {
+        Some(stem) => names.contains(stem),
+        None => names.contains(&format!("{name}{}", model::SUFFIX)),
+    };
+    items
+        .into_iter()
+        .map(|item| match item {
+            Member::Other(tokens) => tokens,
+            Member::Function(mut function) => {
+                let options = Args::take_from(&mut function.attrs);
+                let options = match options {
+                    Ok(options) => options,
+                    Err(error) => {
+                        errors.push(error);
+                        return function.written();
+                    }
+                };
+                if options.skip.is_some() || paired_by_hand(&function.sig.ident.to_string()) {
+                    return function.written();
+                }
+                if function.body.is_none() && !matches!(site, Site::Trait) {
+                    return function.written();
+                }
+                let (plan, checked) =
+                    valid::plan(&options, &krate, site.clone(), block_types, send, &function);
+                match checked {
+                    Ok(()) => expand::pair(&plan, false),
+                    Err(error) => {
+                        errors.push(error);
+                        expand::pair(&plan, true)
+                    }
+                }
+            }
+        })
+        .map(|tokens| tokens.into_token_stream())
+        .collect()
+}

@@ -1,0 +1,184 @@
+//! What is planned for one function, shared by every kind of item the attribute takes (a
+//! function, a method of an impl block, of a trait impl, of a trait): which entry is written
+//! and which generated, where the function lives, how the generated entry reaches the
+//! written one, and how each value crosses to another thread. Naming rules live here too.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, ToTokens};
+use syn::{Ident, Path, Type};
+
+use crate::parse::Function;
+
+/// The suffix of the async entry's name.
+pub const SUFFIX: &str = "_async";
+
+/// The async entry's name for `foo`: `foo_async`, spanned at `foo`.
+pub fn async_name(ident: &Ident) -> Ident {
+    format_ident!("{}{}", ident, SUFFIX, span = ident.span())
+}
+
+/// `foo` for `foo_async`, if `name` is an async entry's name.
+pub fn stem(name: &str) -> Option<&str> {
+    name.strip_suffix(SUFFIX).filter(|stem| !stem.is_empty())
+}
+
+/// A hidden local of generated code: mixed-site, so that it never meets a user's name.
+pub fn hidden(name: &str) -> Ident {
+    Ident::new(&format!("__smartasync_{name}"), Span::mixed_site())
+}
+
+/// Where the written function lives, which decides how its twin is shaped and reaches it.
+#[derive(Clone)]
+pub enum Site {
+    /// A lone function under the attribute. With `self` it is a method; without, the
+    /// attribute cannot tell a free function from an associated one, so the twin holds a
+    /// copy of the body.
+    Function,
+    /// A method of an `#[smartasync]` inherent impl block.
+    Inherent,
+    /// A method of an `#[smartasync]` trait impl (the trait's path as written).
+    TraitImpl(Path),
+    /// A method of an `#[smartasync]` trait.
+    Trait,
+}
+
+impl Site {
+    /// Whether the async entry is the trait's boxed, dyn-compatible form.
+    pub fn boxed(&self) -> bool {
+        matches!(self, Site::TraitImpl(_) | Site::Trait)
+    }
+}
+
+/// What the generated entry does to run the written body.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Twin {
+    /// `async fn` body: the twin is the blocking entry, which drives the body (`block_on`).
+    Drive,
+    /// `fn` body: the twin is the async entry, which runs the body on the blocking pool.
+    Offload,
+    /// `fn` body under `in_place` (or provided in a trait): the async entry runs the body
+    /// on the awaiting thread.
+    InPlace,
+    /// A trait method without a body: both entries are declared.
+    Declare,
+}
+
+/// How a value reaches the body when the twin runs it on another thread.
+#[derive(Clone)]
+pub enum Crossing {
+    /// `&self`, `self: &Arc<Self>`: the referent (this type) is cloned and lent back.
+    Shared(Type),
+    /// `self`, `self: Arc<Self>`, owned arguments, `&'static T`: moved (this type).
+    Moved(Type),
+    /// A `&T` argument: copied with `ToOwned` and lent back as `&T`.
+    Copied,
+    /// Passed on as it is: the twin runs the body where it is called.
+    AsIs,
+}
+
+/// A helper trait of the runtime crate, required of a type that crosses, for its message.
+#[derive(Clone, Copy)]
+pub enum Helper {
+    SharedReceiver,
+    Movable,
+    Copyable,
+    Returnable,
+}
+
+impl Helper {
+    /// `krate::__private::Trait`, for a bound.
+    pub fn path(self, krate: &Path) -> TokenStream {
+        let name = match self {
+            Helper::SharedReceiver => quote!(SharedReceiver),
+            Helper::Movable => quote!(Movable),
+            Helper::Copyable => quote!(Copyable),
+            Helper::Returnable => quote!(Returnable),
+        };
+        quote!(#krate::__private::#name)
+    }
+}
+
+impl Crossing {
+    /// The helper trait the crossing type must implement, for its message.
+    pub fn helper(&self) -> Option<Helper> {
+        match self {
+            Crossing::Shared(_) => Some(Helper::SharedReceiver),
+            Crossing::Moved(_) => Some(Helper::Movable),
+            Crossing::Copied => Some(Helper::Copyable),
+            Crossing::AsIs => None,
+        }
+    }
+
+    /// The wrapper taken at call time from `value`, and the expression that gives the body
+    /// its argument back from the wrapper bound to `name`. With `span`, the wrapper's
+    /// constructor carries that span, so that a requirement it fails is reported there.
+    pub fn wrap(
+        &self,
+        krate: &Path,
+        value: &Ident,
+        name: &Ident,
+        span: Option<Span>,
+    ) -> (TokenStream, TokenStream) {
+        let private = quote!(#krate::__private);
+        let (wrapper, constructor, give) = match self {
+            Crossing::Shared(_) => (quote!(Shared), quote!(new), quote!(lend(&#name))),
+            Crossing::Moved(_) => (quote!(Moved), quote!(new), quote!(into_inner(#name))),
+            Crossing::Copied => (quote!(Copied), quote!(new), quote!(lend(&#name))),
+            Crossing::AsIs => return (value.to_token_stream(), name.to_token_stream()),
+        };
+        let mut take = quote!(#private::#wrapper::#constructor);
+        if let Some(span) = span {
+            take = crate::bound::respan(take, span);
+        }
+        (quote!(#take(#value)), quote!(#private::#wrapper::#give))
+    }
+}
+
+/// A parameter of the written function and how it reaches the body.
+pub struct Param {
+    /// `self` for the receiver; for a typed argument, the written identifier, or a hidden
+    /// one for a pattern such as `(a, b): (u8, u8)`.
+    pub name: Ident,
+    /// The written pattern, bound from `name` where the body is copied.
+    pub pat: Option<syn::Pat>,
+    pub crossing: Crossing,
+    /// Where a failed requirement on this value is reported: its type, as written.
+    pub span: Span,
+}
+
+/// Everything the expansion of one function needs, decided.
+pub struct Plan<'a> {
+    pub krate: Path,
+    pub function: &'a Function,
+    pub site: Site,
+    pub twin: Twin,
+    /// Whether the trait's async entries return `Send` futures (`?Send` clears it).
+    pub send: bool,
+    /// The receiver first, if any, then the typed arguments in order.
+    pub params: Vec<Param>,
+    /// The type a `fn` body's result crosses back as, with where to report it.
+    pub output: Option<(Type, Span)>,
+    /// The type parameters of the enclosing trait or impl, which a boxed future outlives.
+    pub block_types: Vec<Ident>,
+}
+
+impl Plan<'_> {
+    pub fn receiver(&self) -> Option<&Param> {
+        self.params.first().filter(|param| param.name == "self")
+    }
+
+    /// How a generated entry names the written one: `Self::foo`, `<Self as Trait>::foo`, or
+    /// nothing where the body is copied (a lone function without `self`).
+    pub fn path_to(&self, name: &Ident) -> Option<TokenStream> {
+        match &self.site {
+            Site::Function if self.receiver().is_none() => None,
+            Site::TraitImpl(path) => Some(quote!(<Self as #path>::#name)),
+            _ => Some(quote!(Self::#name)),
+        }
+    }
+
+    /// Whether the generated entry holds a copy of the body instead of a call.
+    pub fn copies_body(&self) -> bool {
+        self.path_to(&self.function.sig.ident).is_none()
+    }
+}
