@@ -1,0 +1,158 @@
+//! `#[smartasync]` on an inherent `impl` block: every method paired by the rules of a
+//! single function, with per-method options, functions without `self` reached through
+//! `Self::`, and other items passed through.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::thread;
+
+use smartasync::smartasync;
+
+mod support;
+
+#[derive(Clone, Default)]
+struct Service {
+    calls: Arc<AtomicU32>,
+}
+
+#[smartasync]
+impl Service {
+    /// An associated constant passes through.
+    const STEP: u32 = 10;
+
+    /// A constructor without `self`: its twin calls it, so the `static` inside is one.
+    fn new() -> Self {
+        static BUILT: AtomicU32 = AtomicU32::new(0);
+        BUILT.fetch_add(1, Ordering::SeqCst);
+        Service {
+            calls: Arc::new(AtomicU32::new(BUILT.load(Ordering::SeqCst) * 1000)),
+        }
+    }
+
+    /// An async constructor.
+    async fn connect(start: u32) -> Self {
+        tokio::task::yield_now().await;
+        Service {
+            calls: Arc::new(AtomicU32::new(start)),
+        }
+    }
+
+    fn add(&self, by: u32) -> u32 {
+        self.calls.fetch_add(by, Ordering::SeqCst) + by
+    }
+
+    async fn step(&self) -> u32 {
+        tokio::task::yield_now().await;
+        self.calls.fetch_add(Self::STEP, Ordering::SeqCst) + Self::STEP
+    }
+
+    #[smartasync(in_place)]
+    fn reset(&mut self, to: &str) -> String {
+        self.calls = Arc::new(AtomicU32::new(to.len() as u32));
+        thread::current().name().unwrap_or("").to_owned()
+    }
+
+    /// Left alone: no `skipped_async` is generated.
+    #[smartasync(skip)]
+    fn skipped(&self) -> u32 {
+        1
+    }
+
+    /// Paired by hand: `by_hand_async` below is its twin, and neither is touched.
+    fn by_hand(&self) -> u32 {
+        2
+    }
+
+    async fn by_hand_async(&self) -> u32 {
+        3
+    }
+
+    fn where_ran(&self) -> String {
+        thread::current().name().unwrap_or("").to_owned()
+    }
+}
+
+/// `skipped_async` is only generated if `skip` is ignored; this trait gives the name a
+/// meaning so that the test can tell.
+trait SkippedAsync {
+    fn skipped_async(&self) -> &'static str {
+        "not generated"
+    }
+}
+impl SkippedAsync for Service {}
+
+#[test]
+fn every_method_is_paired_through_both_entries() {
+    let runtime = support::multi_thread("impl-mt", 2);
+    let service = Service::default();
+    assert_eq!(service.add(1), 1);
+    assert_eq!(runtime.block_on(service.add_async(2)), 3);
+    assert_eq!(service.step(), 13);
+    assert_eq!(runtime.block_on(service.step_async()), 23);
+    assert_eq!(runtime.block_on(service.where_ran_async()), "impl-mt");
+    assert_eq!(service.where_ran(), thread::current().name().unwrap_or(""));
+}
+
+#[test]
+fn functions_without_self_are_reached_through_self_and_share_their_statics() {
+    let runtime = support::current_thread("impl-ct");
+    let first = Service::new();
+    let second = runtime.block_on(Service::new_async());
+    let third = Service::new();
+    // One `static BUILT` for both entries: 1, 2, 3 in call order.
+    let starts: Vec<u32> = [first, second, third]
+        .iter()
+        .map(|service| service.calls.load(Ordering::SeqCst) / 1000)
+        .collect();
+    let base = starts[0];
+    assert_eq!(starts, [base, base + 1, base + 2]);
+    assert_eq!(Service::connect(5).add(1), 6);
+    assert_eq!(runtime.block_on(Service::connect_async(7)).add(1), 8);
+}
+
+#[test]
+fn in_place_runs_a_mut_self_body_on_the_awaiting_thread() {
+    let runtime = support::current_thread("impl-ct");
+    let mut service = Service::default();
+    let ran_on = runtime.block_on(service.reset_async("four"));
+    assert_eq!(ran_on, thread::current().name().unwrap_or(""));
+    assert_eq!(service.add(0), 4);
+    service.reset("xy");
+    assert_eq!(service.add(0), 2);
+}
+
+#[test]
+fn skipped_and_hand_paired_methods_are_left_alone() {
+    let runtime = support::current_thread("impl-ct");
+    let service = Service::default();
+    assert_eq!(service.skipped(), 1);
+    assert_eq!(service.skipped_async(), "not generated");
+    assert_eq!(service.by_hand(), 2);
+    assert_eq!(runtime.block_on(service.by_hand_async()), 3);
+    assert_eq!(Service::STEP, 10);
+}
+
+/// Generic impl blocks and generic methods.
+#[derive(Clone)]
+struct Wrapper<T>(T);
+
+#[smartasync]
+impl<T: Clone + Send + Sync + std::fmt::Debug + 'static> Wrapper<T> {
+    fn show(&self, prefix: &str) -> String {
+        format!("{prefix}{:?}", self.0)
+    }
+
+    async fn pair_with<U: std::fmt::Debug>(&self, other: U) -> String {
+        format!("{:?}/{other:?}", self.0)
+    }
+}
+
+#[test]
+fn generic_impl_blocks() {
+    let runtime = support::current_thread("impl-ct");
+    let wrapper = Wrapper(vec![1, 2]);
+    assert_eq!(wrapper.show("v="), "v=[1, 2]");
+    assert_eq!(runtime.block_on(wrapper.show_async("w=")), "w=[1, 2]");
+    assert_eq!(wrapper.pair_with('x'), "[1, 2]/'x'");
+    assert_eq!(runtime.block_on(wrapper.pair_with_async(3)), "[1, 2]/3");
+}
