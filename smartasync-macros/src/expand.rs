@@ -502,11 +502,12 @@ fn arguments<'a>(plan: &'a Plan<'_>) -> impl Iterator<Item = &'a Ident> {
 
 /// Gives every typed parameter a plain name (so that the generated body can pass it on),
 /// and drops `mut` from a by-value receiver, which the generated body only moves. Returns
-/// the statements that bind the written patterns from those names, for a body moved into
-/// a generated entry (which also makes an `async` block capture every argument, as an
+/// the statement that binds the written patterns from those names, for a body moved into
+/// a generated entry (it also makes an `async` block capture every argument, as an
 /// `async fn` does).
 fn rename_params(sig: &mut Signature, plan: &Plan<'_>) -> TokenStream {
-    let mut rebind = TokenStream::new();
+    let mut pats = Vec::new();
+    let mut names = Vec::new();
     for (input, param) in sig.inputs.iter_mut().zip(&plan.params) {
         match input {
             FnArg::Receiver(receiver) => {
@@ -526,11 +527,16 @@ fn rename_params(sig: &mut Signature, plan: &Plan<'_>) -> TokenStream {
                         subpat: None,
                     }),
                 );
-                rebind.extend(quote!(let #pat = #name;));
+                pats.push(pat);
+                names.push(name);
             }
         }
     }
-    rebind
+    if pats.is_empty() {
+        return TokenStream::new();
+    }
+    // One tuple, so that no `let x = x;` reaches a lint about redundant locals.
+    quote!(let (#(#pats,)*) = (#(#names,)*);)
 }
 
 /// The written output type, `()` where none is written.

@@ -155,3 +155,67 @@ fn mangled_inputs_never_panic() {
     }
     assert!(cases > 300, "only {cases} cases");
 }
+
+/// The expansion of every supported shape, pretty-printed and compared with a checked-in
+/// file: `tests/expand/NAME.rs` holds items under `#[smartasync]`, and
+/// `tests/expand/NAME.expanded.rs` what the attribute makes of them. After a change to the
+/// expansion, `UPDATE_EXPECT=1 cargo test -p smartasync-macros` rewrites them; read the
+/// diff as a reviewer would.
+#[test]
+fn expansion_snapshots() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expand");
+    let mut inputs: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/expand exists")
+        .map(|entry| entry.expect("readable entry").path())
+        .filter(|path| {
+            path.extension().is_some_and(|ext| ext == "rs")
+                && !path.to_string_lossy().ends_with(".expanded.rs")
+        })
+        .collect();
+    inputs.sort();
+    assert!(inputs.len() >= 10, "only {} snapshot inputs", inputs.len());
+    for input in inputs {
+        let text = std::fs::read_to_string(&input).expect("readable input");
+        let file: syn::File =
+            syn::parse_str(&text).unwrap_or_else(|error| panic!("{}: {error}", input.display()));
+        let mut output = TokenStream::new();
+        for mut item in file.items {
+            let attrs = item_attrs(&mut item);
+            let position = attrs.iter().position(|attr| {
+                attr.path()
+                    .segments
+                    .last()
+                    .is_some_and(|segment| segment.ident == "smartasync")
+            });
+            match position {
+                Some(position) => {
+                    let attr = attrs.remove(position);
+                    let args = match attr.meta {
+                        syn::Meta::List(list) => list.tokens,
+                        _ => TokenStream::new(),
+                    };
+                    output.extend(expand(args, quote::quote!(#item)));
+                }
+                None => output.extend(quote::quote!(#item)),
+            }
+        }
+        let expanded: syn::File = syn::parse2(output.clone())
+            .unwrap_or_else(|error| panic!("{}: {error}\n{output}", input.display()));
+        let expected = input.with_extension("expanded.rs");
+        expect_test::expect_file![expected].assert_eq(&prettyplease::unparse(&expanded));
+    }
+}
+
+fn item_attrs(item: &mut syn::Item) -> &mut Vec<syn::Attribute> {
+    match item {
+        syn::Item::Fn(item) => &mut item.attrs,
+        syn::Item::Impl(item) => &mut item.attrs,
+        syn::Item::Trait(item) => &mut item.attrs,
+        syn::Item::Struct(item) => &mut item.attrs,
+        syn::Item::Use(item) => &mut item.attrs,
+        other => panic!(
+            "unexpected item in a snapshot input: {}",
+            quote::quote!(#other)
+        ),
+    }
+}
