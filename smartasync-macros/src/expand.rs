@@ -66,6 +66,20 @@ fn written(plan: &Plan<'_>) -> TokenStream {
 
 /// The generated entry.
 fn twin(plan: &Plan<'_>) -> TokenStream {
+    let unparsed = plan
+        .function
+        .body
+        .as_ref()
+        .is_some_and(|body| body.stmts.is_none());
+    if plan.copies_body() && unparsed {
+        // Its body is left out (see `copied_body`), so its arguments go unused.
+        let twin = twin_entry(plan);
+        return quote!(#[allow(unused_variables)] #twin);
+    }
+    twin_entry(plan)
+}
+
+fn twin_entry(plan: &Plan<'_>) -> TokenStream {
     match (plan.twin, plan.site.boxed()) {
         (Twin::Drive, _) => blocking(plan),
         (Twin::Offload, false) => offloaded(plan),
@@ -272,7 +286,10 @@ fn offload_call(plan: &Plan<'_>, spanned: bool) -> TokenStream {
     let mut prelude = TokenStream::new();
     let mut given = Vec::new();
     for param in &plan.params {
-        let name = if param.name == "self" {
+        let name = if param.name == "self" && spanned {
+            // At the user's `self`, so that the clone's type is checked there too.
+            Ident::new("__smartasync_self", param.span)
+        } else if param.name == "self" {
             model::hidden("self")
         } else {
             param.name.clone()
@@ -455,7 +472,11 @@ fn stub_twin(plan: &Plan<'_>) -> TokenStream {
         }
         (_, true) => {
             let sig = boxed::signature(plan, &sig, &[]);
-            let body = (plan.twin != Twin::Declare).then_some(&body);
+            let body = if plan.twin == Twin::Declare {
+                quote!(;)
+            } else {
+                body
+            };
             return quote! {
                 #(#attrs)*
                 #[allow(unused_variables, unused_mut)]

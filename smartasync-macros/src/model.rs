@@ -120,17 +120,20 @@ impl Crossing {
         span: Option<Span>,
     ) -> (TokenStream, TokenStream) {
         let private = quote!(#krate::__private);
-        let (wrapper, constructor, give) = match self {
-            Crossing::Shared(_) => (quote!(Shared), quote!(new), quote!(lend(&#name))),
-            Crossing::Moved(_) => (quote!(Moved), quote!(new), quote!(into_inner(#name))),
-            Crossing::Copied => (quote!(Copied), quote!(new), quote!(lend(&#name))),
+        let (wrapper, give, lent) = match self {
+            Crossing::Shared(_) => (quote!(Shared), quote!(lend), quote!(&#name)),
+            Crossing::Moved(_) => (quote!(Moved), quote!(into_inner), quote!(#name)),
+            Crossing::Copied => (quote!(Copied), quote!(lend), quote!(&#name)),
             Crossing::AsIs => return (value.to_token_stream(), name.to_token_stream()),
         };
-        let mut take = quote!(#private::#wrapper::#constructor);
+        let mut take = quote!(#private::#wrapper::new);
+        let mut give = quote!(#private::#wrapper::#give);
         if let Some(span) = span {
+            // Both at the user's token: a requirement they fail is reported once, there.
             take = crate::bound::respan(take, span);
+            give = crate::bound::respan(give, span);
         }
-        (quote!(#take(#value)), quote!(#private::#wrapper::#give))
+        (quote!(#take(#value)), quote!(#give(#lent)))
     }
 }
 

@@ -70,13 +70,15 @@ impl<T: Clone + Send + Sync + 'static> SharedReceiver for T {
     }
 }
 
-/// A clone of `&self`, lent back to the body as `&Self`.
-pub struct Shared<T: SharedReceiver> {
-    clone: T::SmartasyncShared,
+/// A clone of `&self` (`C`, the receiver's clone), lent back to the body as `&T`. The
+/// struct has no bounds of its own: a failed requirement is reported once, by the
+/// constructor's bound, with [`SharedReceiver`]'s message.
+pub struct Shared<C, T> {
+    clone: C,
     receiver: PhantomData<fn() -> T>,
 }
 
-impl<T: SharedReceiver> Shared<T> {
+impl<T: SharedReceiver> Shared<T::SmartasyncShared, T> {
     /// Clones the receiver when the async entry is called.
     pub fn new(receiver: &T) -> Self {
         Self {
@@ -84,7 +86,9 @@ impl<T: SharedReceiver> Shared<T> {
             receiver: PhantomData,
         }
     }
+}
 
+impl<C: Borrow<T>, T> Shared<C, T> {
     /// The clone, borrowed as the receiver's type.
     pub fn lend(&self) -> &T {
         self.clone.borrow()
@@ -121,13 +125,13 @@ impl<T: Send + 'static> Movable for T {
     }
 }
 
-/// A value on its way to the blocking pool.
-pub struct Moved<T: Movable> {
-    value: T::SmartasyncMoved,
+/// A value on its way to the blocking pool (`M`, its packed form).
+pub struct Moved<M, T> {
+    value: M,
     marker: PhantomData<fn() -> T>,
 }
 
-impl<T: Movable> Moved<T> {
+impl<T: Movable> Moved<T::SmartasyncMoved, T> {
     /// Takes the value when the async entry is called.
     pub fn new(value: T) -> Self {
         Self {
@@ -169,13 +173,13 @@ where
     }
 }
 
-/// The owned copy of a `&T` argument, which lends itself back as `&T`.
-pub struct Copied<T: ?Sized + Copyable> {
-    owned: T::SmartasyncOwned,
+/// The owned copy (`O`) of a `&T` argument, which lends itself back as `&T`.
+pub struct Copied<O, T: ?Sized> {
+    owned: O,
     referent: PhantomData<fn(&T)>,
 }
 
-impl<T: ?Sized + Copyable> Copied<T> {
+impl<T: ?Sized + Copyable> Copied<T::SmartasyncOwned, T> {
     /// Takes the copy when the async entry is called.
     pub fn new(argument: &T) -> Self {
         Self {
@@ -183,7 +187,9 @@ impl<T: ?Sized + Copyable> Copied<T> {
             referent: PhantomData,
         }
     }
+}
 
+impl<O: Borrow<T>, T: ?Sized> Copied<O, T> {
     /// The copy, borrowed as the argument's type.
     pub fn lend(&self) -> &T {
         self.owned.borrow()

@@ -1,0 +1,8 @@
+use smartasync::smartasync;
+
+#[smartasync(limit = 4)]
+fn write(value: u32) -> u32 {
+    value
+}
+
+fn main() {}
