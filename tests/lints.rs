@@ -107,6 +107,84 @@ pub mod library {
         format!("{value:?}")
     }
 
+    /// A repository, blocking or async.
+    #[smartasync]
+    pub trait Repository: Send + Sync {
+        /// Loads.
+        fn load(&self, key: &str, tags: &[String]) -> Option<String>;
+
+        /// Stores.
+        async fn store(&self, key: String, pair: (u32, u32)) -> u32;
+
+        /// Counts, provided.
+        fn count(&self) -> usize {
+            usize::from(self.load("count", &[]).is_some())
+        }
+
+        /// Lists, provided.
+        async fn list(&self, mut limit: usize) -> Vec<String> {
+            limit = limit.min(1);
+            self.load_async("list", &[])
+                .await
+                .into_iter()
+                .take(limit)
+                .collect()
+        }
+    }
+
+    /// A blocking repository.
+    #[derive(Clone, Debug, Default)]
+    pub struct Blocking;
+
+    #[smartasync]
+    impl Repository for Blocking {
+        fn load(&self, key: &str, tags: &[String]) -> Option<String> {
+            Some(format!("{key}{}", tags.len()))
+        }
+
+        fn store(&self, key: String, (left, right): (u32, u32)) -> u32 {
+            u32::try_from(key.len()).unwrap_or(u32::MAX) + left + right
+        }
+    }
+
+    /// An async repository.
+    #[derive(Debug, Default)]
+    pub struct Remote;
+
+    #[smartasync]
+    impl Repository for Remote {
+        async fn load(&self, key: &str, tags: &[String]) -> Option<String> {
+            tokio::task::yield_now().await;
+            Some(format!("{key}{}", tags.len()))
+        }
+
+        async fn store(&self, key: String, (left, right): (u32, u32)) -> u32 {
+            u32::try_from(key.len()).unwrap_or(u32::MAX) + left + right
+        }
+
+        #[smartasync(in_place)]
+        fn count(&self) -> usize {
+            2
+        }
+    }
+
+    /// An inherent block.
+    #[smartasync]
+    impl Service {
+        /// The base, later.
+        #[must_use]
+        pub fn base(&self) -> u32 {
+            self.base
+        }
+
+        /// A constructor.
+        #[must_use]
+        pub async fn zero() -> Self {
+            tokio::task::yield_now().await;
+            Self { base: 0 }
+        }
+    }
+
     /// Sums later.
     #[must_use]
     #[smartasync]
@@ -137,5 +215,25 @@ fn linted_items_work() {
         service.adjust_async(1).await;
         assert_eq!(service.fetch_async("k").await, "k2");
         assert_eq!(sum_async(&[1, 2]).await + sum_later_async(vec![3]).await, 6);
+        for repository in [
+            Box::new(library::Blocking) as Box<dyn library::Repository>,
+            Box::new(library::Remote),
+        ] {
+            assert_eq!(
+                repository
+                    .load_async("k", &["t".to_owned()])
+                    .await
+                    .as_deref(),
+                Some("k1")
+            );
+            assert_eq!(repository.store_async("ab".into(), (1, 2)).await, 5);
+            assert_eq!(repository.list_async(3).await, ["list0"]);
+            assert!(repository.count_async().await >= 1);
+        }
+        assert_eq!(Service::zero_async().await.base_async().await, 0);
     });
+    let repository: &dyn library::Repository = &library::Remote;
+    assert_eq!(repository.store("a".into(), (0, 0)), 1);
+    assert_eq!(repository.count(), 2);
+    assert_eq!(Service::zero().base(), 0);
 }

@@ -30,12 +30,30 @@ struct Entry {
 
 impl Entry {
     fn tokens(self, plan: &Plan<'_>) -> TokenStream {
-        let Entry { attrs, sig, body } = self;
+        let Entry {
+            mut attrs,
+            sig,
+            body,
+        } = self;
+        let generic = plan.function.sig.generics.type_params().next().is_some()
+            || !plan.block_types.is_empty();
+        if plan.site.boxed() && generic && sig_is_boxed(&sig) {
+            // A boxed entry's `T: 'fut` may repeat where a type parameter has its bounds.
+            attrs.push(syn::parse_quote!(#[allow(clippy::multiple_bound_locations)]));
+        }
         let vis = &plan.function.vis;
         let defaultness = &plan.function.defaultness;
         let body = body.unwrap_or_else(|| quote!(;));
         quote!(#(#attrs)* #vis #defaultness #sig #body)
     }
+}
+
+/// Whether a signature is a boxed async entry's (the only ones that add `T: 'fut`).
+fn sig_is_boxed(sig: &TokenStream) -> bool {
+    sig.clone()
+        .into_iter()
+        .any(|token| matches!(token, proc_macro2::TokenTree::Ident(ident) if ident == "where"))
+        && sig.to_string().contains("'fut")
 }
 
 /// The written function: as written, renamed `foo_async` for an `async fn` body; in a

@@ -50,7 +50,7 @@ pub struct TraitBlock {
 
 /// An item inside an `impl` block or a trait.
 pub enum Member {
-    Function(Function),
+    Function(Box<Function>),
     /// Anything else (constants, types, macros), passed through as written.
     Other(TokenStream),
 }
@@ -128,7 +128,7 @@ fn parse_members(body: TokenStream) -> syn::Result<(Vec<Attribute>, Vec<Member>)
         let mut items = Vec::new();
         while !input.is_empty() {
             if is_function(&input.fork()) {
-                items.push(Member::Function(input.parse()?));
+                items.push(Member::Function(Box::new(input.parse()?)));
             } else {
                 items.push(Member::Other(parse_other(input)?));
             }

@@ -90,6 +90,7 @@ pub trait Users: Send + Sync {
 pub trait Repository<K: Send>: Sync {
     fn load<V: Send>(&self, key: K, value: V) -> Option<V>;
     /// Async entry of [`load`](Self::load), declared by `#[smartasync]`. An implementation writes `load` once, as `fn` or `async fn`, in an `impl` block under `#[smartasync]`, which generates this entry.
+    #[allow(clippy::multiple_bound_locations)]
     fn load_async<'life0, 'fut, V: Send>(
         &'life0 self,
         key: K,

@@ -97,6 +97,7 @@ impl Users for SqliteUsers {
     }
 }
 impl<K: Send + 'static> Repository<K> for Memory<K> {
+    #[allow(clippy::multiple_bound_locations)]
     fn load_async<'life0, 'fut, V: Send>(
         &'life0 self,
         key: K,
