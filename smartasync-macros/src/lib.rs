@@ -25,8 +25,8 @@ use proc_macro::TokenStream;
 /// Generates the pair of entries of a function: `foo(..)` for sync callers and
 /// `foo_async(..)` for async callers, whichever way the body is written.
 ///
-/// Put it on a free function or on a method in an `impl` block, written as `fn` or as
-/// `async fn`:
+/// Put it on a free function or a method, written as `fn` or as `async fn`, on an `impl`
+/// block, or on a trait:
 ///
 /// | written as | `foo` (blocking entry) | `foo_async` (async entry) |
 /// |---|---|---|
@@ -141,6 +141,126 @@ use proc_macro::TokenStream;
 /// the written one. A `static` (or `thread_local!`) declared inside such a body would then
 /// exist twice, one per entry, so it is refused: declare it at module level instead.
 ///
+/// # On an `impl` block
+///
+/// `#[smartasync]` on an `impl` block pairs every method that has a body, by the rules
+/// above. Functions without `self` are reached through `Self::` from their twin, so nothing
+/// is copied (a `static` in a constructor is one `static` for both entries). Inside the
+/// block, `#[smartasync(skip)]` leaves a method alone and `#[smartasync(in_place)]` sets
+/// that method's option; `crate = ".."` goes on the block. Constants, types and macros pass
+/// through, and so does a method whose twin is written by hand (`foo` next to `foo_async`).
+/// One method's mistake is reported at that method; the others are still paired.
+///
+/// ```
+/// use smartasync::smartasync;
+///
+/// #[derive(Clone, Default)]
+/// struct Store {
+///     hits: std::sync::Arc<std::sync::atomic::AtomicU32>,
+/// }
+///
+/// #[smartasync]
+/// impl Store {
+///     fn open() -> Self {
+///         Store::default()
+///     }
+///
+///     fn hit(&self) -> u32 {
+///         self.hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
+///     }
+///
+///     #[smartasync(skip)]
+///     fn raw(&self) -> u32 {
+///         0
+///     }
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let store = Store::open_async().await;
+/// assert_eq!(store.hit_async().await, 1);
+/// assert_eq!(store.hit(), 2);
+/// # });
+/// ```
+///
+/// # On a trait: one interface, blocking and async implementations
+///
+/// `#[smartasync]` on a trait declares both entries of every method, written `fn` or
+/// `async fn`. The async entry returns a [`BoxFuture`] that may borrow every argument, so
+/// the trait stays dyn-compatible: `Arc<dyn Trait>`, `Box<dyn Trait>` and `&dyn Trait`
+/// work from sync and async code alike.
+///
+/// ```text
+/// fn get(&self, id: u64) -> Result<User, Error>;
+/// fn get_async<'life0, 'fut>(&'life0 self, id: u64) -> smartasync::BoxFuture<'fut, Result<User, Error>>
+/// where 'life0: 'fut, Self: 'fut;
+/// ```
+///
+/// Each implementation is an `impl` block under `#[smartasync]` that writes each method
+/// once, as `fn` (a blocking driver) or as `async fn` (an async client), in any mix, and
+/// gets the other entry by the same rules and dispatch as inherent methods: a `fn` body
+/// awaited runs on the blocking pool (so `Self: Clone + Send + Sync + 'static`), an
+/// `async fn` body called blocking is driven by [`block_on`]. Callers never know which
+/// they hold. An implementation without the attribute fails with rustc's "missing
+/// `foo_async`".
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use smartasync::smartasync;
+///
+/// #[smartasync]
+/// pub trait Users: Send + Sync {
+///     fn name(&self, id: u64) -> Option<String>;
+/// }
+///
+/// #[derive(Clone)]
+/// struct OnDisk;
+///
+/// #[smartasync]
+/// impl Users for OnDisk {
+///     fn name(&self, id: u64) -> Option<String> {
+///         (id == 1).then(|| "ada".to_owned()) // std::fs, rusqlite, a C SDK...
+///     }
+/// }
+///
+/// struct OverHttp;
+///
+/// #[smartasync]
+/// impl Users for OverHttp {
+///     async fn name(&self, id: u64) -> Option<String> {
+///         tokio::task::yield_now().await; // reqwest, tokio-postgres...
+///         (id == 2).then(|| "bob".to_owned())
+///     }
+/// }
+///
+/// let backends: Vec<Arc<dyn Users>> = vec![Arc::new(OnDisk), Arc::new(OverHttp)];
+/// // Sync code:
+/// assert_eq!(backends[0].name(1).as_deref(), Some("ada"));
+/// assert_eq!(backends[1].name(2).as_deref(), Some("bob"));
+/// // Async code:
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// assert_eq!(backends[0].name_async(1).await.as_deref(), Some("ada"));
+/// assert_eq!(backends[1].name_async(2).await.as_deref(), Some("bob"));
+/// # });
+/// ```
+///
+/// - Provided methods are paired too. A provided `async fn` body is the async entry, and
+///   the provided blocking entry drives it. A provided `fn` body's async entry runs it on
+///   the awaiting thread ([`in_place`]): it cannot clone `self`, which `dyn` callers could
+///   not promise. Either provided entry needs `Self: Sync` (`&self`) or `Self: Send`
+///   (other receivers) so that its future is `Send`: free with `Send + Sync` supertraits,
+///   otherwise it is callable through `dyn Trait + Sync` only. An implementation that
+///   writes the method gets both of its own entries.
+/// - `&mut self` methods work with an `async fn` or an `in_place` implementation; an
+///   offloaded `fn` body gets the same errors as an inherent method.
+/// - `#[smartasync(?Send)]`, on the trait and on each of its impls, makes the async entries
+///   return a [`LocalBoxFuture`], for bodies that hold `!Send` values across `.await`.
+/// - Generic traits, generic methods, associated types and consts, supertraits and `where`
+///   clauses pass through.
+/// - The trait and its impls must write each signature the same way: each elided lifetime
+///   (`&T`, `'_`) becomes a named lifetime of the async entry, and a lifetime hidden in a
+///   path (`Ref` for `Ref<'_>`) cannot be seen by the attribute: write it as `Ref<'_>`.
+///
 /// # Arguments
 ///
 /// ## `in_place`
@@ -213,10 +333,14 @@ use proc_macro::TokenStream;
 ///
 /// With a compile error at the offending token, and with the item kept as written (plus a
 /// stub twin) so that no "cannot find `foo_async`" errors follow: `unsafe`, `const` and
-/// `extern` functions, variadic functions, a name that already ends in `_async`, a
-/// declaration without a body, and unknown or repeated arguments.
+/// `extern` functions, variadic functions, a name that already ends in `_async`, a lone
+/// declaration without a body, and unknown, repeated or misplaced arguments. A body that
+/// does not parse yet still gets its twin: rustc reports its syntax error once.
 ///
 /// [`block_on`]: https://docs.rs/smartasync/latest/smartasync/fn.block_on.html
+/// [`in_place`]: https://docs.rs/smartasync/latest/smartasync/fn.in_place.html
+/// [`BoxFuture`]: https://docs.rs/smartasync/latest/smartasync/type.BoxFuture.html
+/// [`LocalBoxFuture`]: https://docs.rs/smartasync/latest/smartasync/type.LocalBoxFuture.html
 /// [`unblock`]: https://docs.rs/smartasync/latest/smartasync/fn.unblock.html
 #[proc_macro_attribute]
 pub fn smartasync(args: TokenStream, input: TokenStream) -> TokenStream {
