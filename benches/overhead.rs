@@ -1,5 +1,5 @@
 //! What a call through `#[smartasync]` costs next to what a user would otherwise write, each
-//! group measuring both in the same run (issue 4, groups 1, 2, 3 and 5; group 4 is
+//! group measuring both in the same run (groups 1, 2, 3 and 5 of BENCHMARKS.md; group 4 is
 //! `benches/scaling.rs`). Read with BENCHMARKS.md; `cargo run --release --example
 //! bench_report` prints the short version as one table.
 //!
@@ -14,7 +14,7 @@ use criterion::{
     BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
 };
 use smartasync::smartasync;
-use smartasync_examples::bench_support::{
+use smartasync_benches::{
     HandoffPool, KEY, OffloadThread, PingPong, cached_runtime, checksum, current_thread_runtime,
     enter_and_poll, multi_thread_runtime, per_call_current_thread, per_call_multi_thread,
     time_in_task,

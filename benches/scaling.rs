@@ -1,4 +1,4 @@
-//! Group 4 of issue 4: N plain threads (1, 2, 4, 16, 64) each making blocking calls of an
+//! Group 4 (BENCHMARKS.md): N plain threads (1, 2, 4, 16, 64) each making blocking calls of an
 //! `async fn` body that does one HTTP round trip on loopback with a shared `reqwest::Client`.
 //! Calls per second through `#[smartasync]` (one client for the whole process, its pool
 //! alive across calls and threads) against the two ways to write it by hand:

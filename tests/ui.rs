@@ -1,6 +1,6 @@
 //! Compile-time behaviour of `#[smartasync]`: every rejected shape fails with its own
-//! message at the user's token (snapshots in `tests/ui/*.stderr`, reviewed by a person),
-//! and the shapes in `tests/ui/pass/` compile.
+//! message at the user's token (snapshots in `ui/*.stderr`, reviewed by a person),
+//! and the shapes in `ui/pass/` compile.
 //!
 //! rustc's wording and notes change between releases, so the snapshots hold for the
 //! release they were reviewed on: on any other the test is reported as ignored, with the
@@ -14,6 +14,6 @@
 #[test]
 fn ui() {
     let cases = trybuild::TestCases::new();
-    cases.compile_fail("tests/ui/*.rs");
-    cases.pass("tests/ui/pass/*.rs");
+    cases.compile_fail("ui/*.rs");
+    cases.pass("ui/pass/*.rs");
 }

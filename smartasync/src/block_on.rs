@@ -17,16 +17,10 @@ use crate::runtime;
 /// Runs a future to completion on the calling thread and returns its output.
 ///
 /// This is the blocking entry that `#[smartasync]` generates for an `async fn` body, and it
-/// can be called directly. It never panics because of where it is called:
-///
-/// | calling thread | what happens |
-/// |---|---|
-/// | no Tokio runtime | polled here; I/O and timers are driven by the process-wide runtime ([`runtime::handle`](crate::runtime::handle)), so clients created in one call keep working in the next |
-/// | worker of a multi-thread runtime, or inside its `Runtime::block_on` | [`tokio::task::block_in_place`], then polled here with that runtime's handle: its other tasks keep running and its resources work |
-/// | a blocking-pool thread of a multi-thread runtime | polled here with that runtime's handle |
-/// | a blocking-pool thread of a current-thread runtime, inside [`unblock`](crate::unblock) | polled here with that runtime's handle; its own thread drives I/O and timers |
-/// | the thread of a current-thread runtime (`#[tokio::test]`), or any other thread where a runtime is entered but cannot be re-entered | polled here with the process-wide runtime entered, outside Tokio's task budget |
-/// | inside a `LocalSet`, or anywhere else Tokio refuses `block_in_place` | polled here with the entered runtime's handle, outside Tokio's task budget; the `LocalSet`'s other tasks wait meanwhile |
+/// can be called directly. It never panics because of where it is called: where it polls,
+/// and with which runtime's handle, in each context (no runtime, a worker of a multi-thread
+/// runtime, a current-thread runtime, a blocking-pool thread, a `LocalSet`) is the first
+/// column of the crate documentation's table, [where each call runs](crate#where-each-call-runs).
 ///
 /// Panics of the future unwind out of `block_on` with their original payload.
 ///

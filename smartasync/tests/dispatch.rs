@@ -1,6 +1,7 @@
-//! Every cell of the dispatch matrix (DESIGN.md, "The runtime crate"), on both runtime
-//! flavors where it applies: for each place a call can happen, both entries of a pair return
-//! the right value without panicking and run where the design says they run.
+//! Every cell of the dispatch matrix (the crate documentation's table "Where each call
+//! runs"), on both runtime flavors where it applies: for each place a call can happen, both
+//! entries of a pair return the right value without panicking and run where the table says
+//! they run.
 //!
 //! The subjects are the pair `Probe::visit` / `Probe::visit_async` (written as `async fn`:
 //! the blocking entry drives it with `block_on`) and `Probe::work` / `Probe::work_async`

@@ -1,4 +1,4 @@
-//! The semantics DESIGN.md guarantees, through `#[smartasync]` pairs: nested chains without
+//! The semantics the crate documentation promises, through `#[smartasync]` pairs: nested chains without
 //! deadlock, panics resumed with their payload, `Err` returned unchanged, cancellation
 //! (detach, never interrupt), overlap of concurrent blocking bodies, and many threads calling
 //! blocking entries at once. Every test that could hang runs under a watchdog.

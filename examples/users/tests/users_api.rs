@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use reqwest::{Client, Response, StatusCode, header};
 use serde_json::{Value, json};
-use smartasync_examples::users::{MAX_BODY_BYTES, MAX_REPORT_WORK, User, UserError, UserStore};
+use smartasync_example_users::{MAX_BODY_BYTES, MAX_REPORT_WORK, User, UserError, UserStore};
 use support::{TempDb, get_json, http_client, serve, start};
 
 /// Asserts the status and that the body is a JSON error with a non-empty message; returns

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use smartasync_examples::users::User;
+use smartasync_example_users::User;
 use support::{TempDb, get_json, http_client, start};
 
 /// How long one run of the CLI may take (it normally takes milliseconds).
@@ -72,7 +72,10 @@ fn build_cli(profile_dir: &Path) {
             profile,
         ])
         .arg("--manifest-path")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        // Features resolved as for the whole workspace, as `cargo test --workspace` does:
+        // dependencies already built for this test are reused, not rebuilt with others.
+        .arg("--workspace");
     let output = run_with_deadline(&mut cargo, BUILD_DEADLINE);
     assert!(
         output.status.success(),

@@ -1,6 +1,6 @@
 //! An Axum JSON API over a blocking SQLite store.
 //!
-//! The handlers (in `smartasync_examples::users::router`) await `store.get_async(id)` and
+//! The handlers (in `smartasync_example_users::router`) await `store.get_async(id)` and
 //! friends: the same plain rusqlite methods the CLI calls, run on the blocking pool so the
 //! async workers stay free.
 //!
@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use smartasync_examples::users::{self, UserStore};
+use smartasync_example_users::{self as users, UserStore};
 
 /// Serve the users API (JSON CRUD on /users, and /health) over a SQLite file.
 #[derive(Debug, Parser)]

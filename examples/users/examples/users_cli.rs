@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use smartasync_examples::users::{NewUser, User, UserError, UserStore};
+use smartasync_example_users::{NewUser, User, UserError, UserStore};
 
 /// Manage the users of the users API's SQLite database from the command line.
 #[derive(Debug, Parser)]

@@ -470,7 +470,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 // ----------------------------------------------------------------------------------------
 // The table.
 
-/// A target from DESIGN.md, "Performance targets".
+/// A performance target (listed at the top of BENCHMARKS.md).
 #[derive(Clone, Copy, Debug)]
 pub enum Target {
     /// smartasync / hand-written at most this ratio.
@@ -587,16 +587,59 @@ mod tests {
         }
     }
 
-    #[test]
-    fn handoff_pool_runs_jobs_and_reuses_its_worker() {
-        let pool = HandoffPool::new();
-        for n in 0..10 {
-            assert_eq!(
-                futures::executor::block_on(pool.handle().run(move || n * 2)),
-                n * 2
+    /// Waits until `idle` workers of `pool` wait for a job (a worker joins the idle list
+    /// just after it answers, so the answer alone does not say it is back).
+    fn wait_for_idle(pool: &HandoffPool, idle: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while pool.shared.idle.lock().unwrap().len() != idle {
+            assert!(
+                Instant::now() < deadline,
+                "no {idle} idle worker(s) after 10 s"
             );
+            thread::yield_now();
         }
-        assert!(pool.shared.threads.lock().unwrap().len() <= 10);
+    }
+
+    #[test]
+    fn handoff_pool_hands_each_job_to_its_idle_worker() {
+        let pool = HandoffPool::new();
+        let mut ran_on = std::collections::HashSet::new();
+        for n in 0..10 {
+            let job = pool.handle().run(move || (n * 2, thread::current().id()));
+            let (value, thread) = futures::executor::block_on(job);
+            assert_eq!(value, n * 2);
+            ran_on.insert(thread);
+            wait_for_idle(&pool, 1);
+        }
+        // Ten jobs, one at a time, each handed to the worker left idle by the previous one.
+        assert_eq!(ran_on.len(), 1);
+        assert_eq!(pool.shared.threads.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn handoff_pool_grows_while_no_worker_is_idle() {
+        let pool = HandoffPool::new();
+        // Three jobs that each wait for all three: they can only finish on three threads.
+        let meet = Arc::new(std::sync::Barrier::new(3));
+        let jobs: Vec<_> = (0..3)
+            .map(|_| {
+                let meet = Arc::clone(&meet);
+                pool.handle().run(move || {
+                    meet.wait();
+                    thread::current().id()
+                })
+            })
+            .collect();
+        let ran_on: std::collections::HashSet<_> =
+            futures::executor::block_on(futures::future::join_all(jobs))
+                .into_iter()
+                .collect();
+        assert_eq!(ran_on.len(), 3);
+        wait_for_idle(&pool, 3);
+        // A later job reuses one of them.
+        let thread = futures::executor::block_on(pool.handle().run(|| thread::current().id()));
+        assert!(ran_on.contains(&thread));
+        assert_eq!(pool.shared.threads.lock().unwrap().len(), 3);
     }
 
     #[test]

@@ -22,8 +22,8 @@
 //! | `/health` | `{"status": "ok"}`, without asking the upstream |
 //!
 //! An id is a positive integer in decimal digits, and a basket holds 1 to [`MAX_BASKET`] of
-//! them. Path segments and the query's `ids` are percent-decoded first: `/items/%37` is item
-//! 7, and `ids=1%2C2` (how form encoders write `1,2`) is ids 1 and 2.
+//! them. Path segments are percent-decoded first (`/items/%37` is item 7), and the query as an
+//! HTML form's is (`ids=1%2C2`, how form encoders write `1,2`, is ids 1 and 2).
 //!
 //! Every response names the server thread that handled it in the `x-gateway-thread` header.
 //! Client mistakes are 4xx with `{"error": "..."}` (a bad id or basket 400, an unknown item
@@ -36,8 +36,8 @@ use std::fmt;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -50,6 +50,8 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use smartasync::smartasync;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::time::timeout_at;
 
 /// How long the gateway waits for the upstream by default, connection included.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -148,7 +150,7 @@ impl StdError for GatewayError {}
 /// # Example
 ///
 /// ```
-/// use smartasync_examples::gateway::{Gateway, Upstream, catalog_item};
+/// use smartasync_example_gateway::{Gateway, Upstream, catalog_item};
 ///
 /// let upstream = Upstream::start().unwrap();
 /// let gateway = Gateway::new(&upstream.url()).unwrap();
@@ -279,7 +281,7 @@ impl Gateway {
 pub struct GatewayServer {
     addr: SocketAddr,
     server: Arc<tiny_http::Server>,
-    threads: Arc<Limit>,
+    threads: Arc<Slots>,
     accept: Option<JoinHandle<()>>,
 }
 
@@ -298,7 +300,7 @@ impl GatewayServer {
         let addr = listener.local_addr()?;
         let server =
             Arc::new(tiny_http::Server::from_listener(listener, None).map_err(io::Error::other)?);
-        let threads = Arc::new(Limit::new(max_threads.max(1)));
+        let threads = Arc::new(Slots::new(max_threads));
         let accept = thread::Builder::new()
             .name("gateway-accept".into())
             .spawn({
@@ -356,7 +358,7 @@ impl Drop for GatewayServer {
     }
 }
 
-fn accept_loop(server: &tiny_http::Server, gateway: &Gateway, threads: &Arc<Limit>) {
+fn accept_loop(server: &tiny_http::Server, gateway: &Gateway, threads: &Slots) {
     let mut started: u64 = 0;
     let mut dispatch = |request: tiny_http::Request| {
         let Some(permit) = threads.acquire() else {
@@ -510,18 +512,12 @@ fn parse_id(text: &str) -> Result<u64, GatewayError> {
     }
 }
 
-/// The ids of `ids=1,2,3` in the query. The value is decoded before it is split, so
-/// `ids=1%2C2` (how form encoders write `1,2`) means ids 1 and 2.
+/// The ids of `ids=1,2,3` in the query, decoded as an HTML form's query is (so
+/// `ids=1%2C2`, how form encoders write `1,2`, means ids 1 and 2) before it is split.
 fn parse_basket(query: &str) -> Result<Vec<u64>, GatewayError> {
-    let mut ids = None;
-    for pair in query.split('&') {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if percent_decode(key)? == "ids" {
-            ids = Some(percent_decode(value)?);
-            break;
-        }
-    }
-    let ids = ids.ok_or_else(|| GatewayError::BadRequest("expected `?ids=1,2,3`".into()))?;
+    let ids = form_urlencoded::parse(query.as_bytes())
+        .find_map(|(key, value)| (key == "ids").then_some(value))
+        .ok_or_else(|| GatewayError::BadRequest("expected `?ids=1,2,3`".into()))?;
     let ids = ids.split(',').collect::<Vec<_>>();
     check_basket_len(ids.len())?;
     ids.into_iter().map(parse_id).collect()
@@ -539,33 +535,16 @@ fn check_basket_len(len: usize) -> Result<(), GatewayError> {
     }
 }
 
-/// Decodes the `%XX` escapes of a path segment or query part (RFC 3986; `+` is left as it
-/// is). An error if a `%` is not followed by two hex digits or the bytes are not UTF-8.
+/// Decodes the `%XX` escapes of a path segment (`+` is left as it is, and so is a `%`
+/// that is not followed by two hex digits). An error if the bytes are not UTF-8.
 fn percent_decode(text: &str) -> Result<String, GatewayError> {
-    let bad = || {
-        GatewayError::BadRequest(format!(
-            "bad percent-encoding in `{}`: `%` must be followed by two hex digits, \
-             and the decoded text must be UTF-8",
+    match percent_encoding::percent_decode_str(text).decode_utf8() {
+        Ok(decoded) => Ok(decoded.into_owned()),
+        Err(_) => Err(GatewayError::BadRequest(format!(
+            "the path segment `{}` must be UTF-8 once percent-decoded",
             clip(text)
-        ))
-    };
-    let hex = |byte: Option<&u8>| byte.and_then(|&byte| char::from(byte).to_digit(16));
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while let Some(&byte) = bytes.get(at) {
-        if byte == b'%' {
-            let (Some(high), Some(low)) = (hex(bytes.get(at + 1)), hex(bytes.get(at + 2))) else {
-                return Err(bad());
-            };
-            decoded.push(u8::try_from(high * 16 + low).map_err(|_| bad())?);
-            at += 3;
-        } else {
-            decoded.push(byte);
-            at += 1;
-        }
+        ))),
     }
-    String::from_utf8(decoded).map_err(|_| bad())
 }
 
 /// Echoes at most 40 characters of what the client sent.
@@ -584,98 +563,62 @@ fn thread_name() -> String {
         .map_or_else(|| format!("{:?}", thread.id()), str::to_owned)
 }
 
-/// A counting semaphore for request threads, which also knows when the server stops.
+/// The request-thread slots: a Tokio semaphore (fair: first come, first served) awaited
+/// from the sync accept thread through `smartasync::block_on`, and the end of the grace
+/// period once the server stops.
 #[derive(Debug)]
-struct Limit {
-    max: usize,
-    state: Mutex<LimitState>,
-    changed: Condvar,
+struct Slots {
+    free: Arc<Semaphore>,
+    max: u32,
+    stop_by: watch::Sender<Option<Instant>>,
 }
 
-#[derive(Debug)]
-struct LimitState {
-    busy: usize,
-    /// Set when the server stops: the end of its grace period.
-    stop_by: Option<Instant>,
-}
-
-struct Permit(Arc<Limit>);
-
-impl Limit {
+impl Slots {
     fn new(max: usize) -> Self {
+        let max = u32::try_from(max.clamp(1, Semaphore::MAX_PERMITS)).unwrap_or(u32::MAX);
         Self {
+            free: Arc::new(Semaphore::new(max as usize)),
             max,
-            state: Mutex::new(LimitState {
-                busy: 0,
-                stop_by: None,
-            }),
-            changed: Condvar::new(),
+            stop_by: watch::Sender::new(None),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, LimitState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// A thread slot: waits for one as long as it takes while serving, and until the end of
-    /// the grace period while stopping (`None` after that).
-    fn acquire(self: &Arc<Self>) -> Option<Permit> {
-        let mut state = self.lock();
-        while state.busy >= self.max {
-            state = match state.stop_by {
-                None => self
-                    .changed
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner),
-                Some(deadline) => {
-                    let left = deadline.checked_duration_since(Instant::now())?;
-                    self.wait_timeout(state, left)
+    /// A slot: waits for one as long as it takes while serving, and until the end of the
+    /// grace period once stopping (`None` after that).
+    fn acquire(&self) -> Option<OwnedSemaphorePermit> {
+        let mut stop_by = self.stop_by.subscribe();
+        smartasync::block_on(async {
+            let slot = Arc::clone(&self.free).acquire_owned();
+            tokio::pin!(slot);
+            loop {
+                if let Some(deadline) = *stop_by.borrow_and_update() {
+                    return timeout_at(deadline.into(), slot).await.ok()?.ok();
                 }
-            };
-        }
-        state.busy += 1;
-        Some(Permit(Arc::clone(self)))
-    }
-
-    fn wait_timeout<'a>(
-        &self,
-        state: MutexGuard<'a, LimitState>,
-        timeout: Duration,
-    ) -> MutexGuard<'a, LimitState> {
-        match self.changed.wait_timeout(state, timeout) {
-            Ok((state, _)) => state,
-            Err(poisoned) => poisoned.into_inner().0,
-        }
+                tokio::select! {
+                    permit = &mut slot => return permit.ok(),
+                    _ = stop_by.changed() => {}
+                }
+            }
+        })
     }
 
     fn stop_by(&self, deadline: Instant) {
-        self.lock().stop_by = Some(deadline);
-        self.changed.notify_all();
+        self.stop_by.send_replace(Some(deadline));
     }
 
     fn stopping(&self) -> Option<Instant> {
-        self.lock().stop_by
+        *self.stop_by.borrow()
     }
 
-    /// Waits until no request runs, or the grace period ends.
+    /// Waits until no request runs (every slot is free), or the grace period ends.
     fn wait_idle(&self) {
-        let mut state = self.lock();
-        while state.busy > 0 {
-            let Some(left) = state
-                .stop_by
-                .and_then(|deadline| deadline.checked_duration_since(Instant::now()))
-            else {
-                return;
-            };
-            state = self.wait_timeout(state, left);
-        }
-    }
-}
-
-impl Drop for Permit {
-    fn drop(&mut self) {
-        self.0.lock().busy -= 1;
-        self.0.changed.notify_all();
+        let Some(deadline) = self.stopping() else {
+            return;
+        };
+        // The timer is made inside the future: `block_on` provides its runtime.
+        let _ = smartasync::block_on(async {
+            timeout_at(deadline.into(), self.free.acquire_many(self.max)).await
+        });
     }
 }
 
@@ -823,34 +766,33 @@ async fn upstream_item(State(state): State<Arc<UpstreamState>>, Path(id): Path<u
 // The client side of the demo and the tests.
 // ---------------------------------------------------------------------------------------
 
-/// A deliberately tiny blocking HTTP/1.1 client for the gateway example and its tests: one
-/// request per connection (`Connection: close`), the reply read to the end. Not a general
-/// client: it refuses chunked replies (the gateway sends small bodies with a
-/// `Content-Length`, as `tiny_http` does for fixed bodies) and replies over 1 MiB.
+/// The blocking HTTP client of the gateway demo and its tests (reqwest's `blocking`
+/// client): one request per connection, so that each request is a new one for the server,
+/// no proxy, and a bounded wait.
 #[doc(hidden)]
-pub mod http {
-    use std::io::{self, Read, Write};
-    use std::net::{SocketAddr, TcpStream};
+pub mod client {
+    use std::net::SocketAddr;
+    use std::sync::OnceLock;
     use std::time::Duration;
 
-    /// A status, the headers (names lowercased) and the body bytes.
+    use reqwest::blocking::Client;
+    use reqwest::header::HeaderMap;
+
+    /// A status, the headers and the body bytes.
     #[derive(Clone, Debug)]
     pub struct Reply {
         /// The status code.
         pub status: u16,
-        /// The headers, names lowercased, in the order received.
-        pub headers: Vec<(String, String)>,
+        /// The headers.
+        pub headers: HeaderMap,
         /// The body, exactly as received.
         pub body: Vec<u8>,
     }
 
     impl Reply {
-        /// The first header called `name` (case-insensitive).
+        /// The header called `name`, if it is there and is text.
         pub fn header(&self, name: &str) -> Option<&str> {
-            self.headers
-                .iter()
-                .find(|(key, _)| key.eq_ignore_ascii_case(name))
-                .map(|(_, value)| value.as_str())
+            self.headers.get(name)?.to_str().ok()
         }
 
         /// The body as text, for messages (invalid UTF-8 shows as U+FFFD).
@@ -873,68 +815,38 @@ pub mod http {
     /// # Errors
     ///
     /// As [`request`].
-    pub fn get(addr: SocketAddr, path: &str) -> io::Result<Reply> {
+    pub fn get(addr: SocketAddr, path: &str) -> reqwest::Result<Reply> {
         request(addr, "GET", path)
     }
 
-    /// `method path` with no body on a fresh connection, waiting at most 10 seconds.
+    /// `method path` with no body, on a fresh connection, waiting at most 10 seconds.
     ///
     /// # Errors
     ///
-    /// If the server cannot be reached or is too slow, or the reply is not a complete HTTP
-    /// reply this client understands.
-    pub fn request(addr: SocketAddr, method: &str, path: &str) -> io::Result<Reply> {
-        let timeout = Duration::from_secs(10);
-        let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
-        stream.set_read_timeout(Some(timeout))?;
-        stream.set_write_timeout(Some(timeout))?;
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-        )?;
-        let mut raw = Vec::new();
-        stream.take(1 << 20).read_to_end(&mut raw)?;
-        parse(raw)
-    }
-
-    fn parse(mut raw: Vec<u8>) -> io::Result<Reply> {
-        let bad =
-            |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("bad reply: {what}"));
-        let end = raw
-            .windows(4)
-            .position(|window| window == b"\r\n\r\n")
-            .ok_or_else(|| bad("no end of headers"))?;
-        let body = raw.split_off(end + 4);
-        let head = std::str::from_utf8(&raw[..end]).map_err(|_| bad("headers are not UTF-8"))?;
-        let mut lines = head.split("\r\n");
-        let status = lines
-            .next()
-            .and_then(|line| line.split(' ').nth(1))
-            .and_then(|code| code.parse().ok())
-            .ok_or_else(|| bad("no status line"))?;
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|line| line.split_once(':'))
-            .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-            .collect();
-        let reply = Reply {
-            status,
-            headers,
-            body,
-        };
-        if reply.header("transfer-encoding").is_some() {
-            return Err(bad(
-                "a transfer-encoded body, which this client does not read",
-            ));
-        }
-        if let Some(length) = reply.header("content-length") {
-            let length: usize = length.parse().map_err(|_| bad("bad content-length"))?;
-            if length != reply.body.len() {
-                return Err(bad(&format!(
-                    "content-length {length}, but {} body bytes",
-                    reply.body.len()
-                )));
-            }
-        }
-        Ok(reply)
+    /// If the server cannot be reached or is too slow, or the reply is not HTTP.
+    ///
+    /// # Panics
+    ///
+    /// If `method` is not a valid HTTP method, or called from async code (reqwest's
+    /// blocking client refuses to block a runtime's thread).
+    pub fn request(addr: SocketAddr, method: &str, path: &str) -> reqwest::Result<Reply> {
+        static CLIENT: OnceLock<Client> = OnceLock::new();
+        let client = CLIENT.get_or_init(|| {
+            Client::builder()
+                .pool_max_idle_per_host(0)
+                .no_proxy()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("an HTTP client")
+        });
+        let method = method.parse().expect("an HTTP method");
+        let response = client
+            .request(method, format!("http://{addr}{path}"))
+            .send()?;
+        Ok(Reply {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            body: response.bytes()?.to_vec(),
+        })
     }
 }

@@ -24,8 +24,8 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 
 use clap::Parser;
-use smartasync_examples::gateway::http::{self, Reply};
-use smartasync_examples::gateway::{
+use smartasync_example_gateway::client::{self, Reply};
+use smartasync_example_gateway::{
     DEFAULT_MAX_THREADS, Gateway, GatewayServer, THREAD_HEADER, Upstream,
 };
 
@@ -80,7 +80,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // a new server thread. The upstream is fresh: every connection it sees is opened here.
     let sequential = 64;
     for id in 1..=sequential {
-        let reply = thread::spawn(move || http::get(addr, &format!("/items/{id}")));
+        let reply = thread::spawn(move || client::get(addr, &format!("/items/{id}")));
         seen.record(reply.join().expect("client thread")?);
     }
     let sequential_connections = upstream.connections();
@@ -99,11 +99,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         show(
             method,
             path,
-            &seen.record(http::request(addr, method, path)?),
+            &seen.record(client::request(addr, method, path)?),
         );
     }
     upstream.set_failing(true);
-    let reply = seen.record(http::get(addr, "/items/7")?);
+    let reply = seen.record(client::get(addr, "/items/7")?);
     show("GET", "/items/7 (upstream down)", &reply);
     upstream.set_failing(false);
 
@@ -116,7 +116,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let barrier = Arc::clone(&barrier);
             thread::spawn(move || {
                 barrier.wait();
-                http::get(addr, &format!("/items/{id}"))
+                client::get(addr, &format!("/items/{id}"))
             })
         })
         .collect();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::{Client, StatusCode};
 use serde::de::DeserializeOwned;
-use smartasync_examples::users::{self, UserStore};
+use smartasync_example_users::{self as users, UserStore};
 
 /// A database file of its own in the temp dir, removed (with its WAL files) on drop.
 pub struct TempDb(PathBuf);

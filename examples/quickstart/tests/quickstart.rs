@@ -4,7 +4,7 @@
 use std::thread;
 
 #[allow(dead_code)] // the example's `main`
-#[path = "../examples/quickstart.rs"]
+#[path = "../main.rs"]
 mod quickstart;
 
 const CALLER: &str = "quickstart-caller";

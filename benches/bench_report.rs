@@ -8,15 +8,16 @@
 //! batch, then the median of several batches of N calls, the paths of a row interleaved so
 //! that a machine busy with something else slows them alike) and prints, for each path, what
 //! the smartasync entry costs, what the hand-written equivalent costs, their ratio and the
-//! target from DESIGN.md. Takes well under a minute; `cargo bench --bench overhead` gives the
-//! same figures with Criterion's statistics. BENCHMARKS.md explains each line.
+//! target (BENCHMARKS.md lists them). Takes well under a minute; `cargo bench --bench
+//! overhead` gives the same figures with Criterion's statistics. BENCHMARKS.md explains each
+//! line.
 
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use smartasync::smartasync;
-use smartasync_examples::bench_support::{
+use smartasync_benches::{
     Batch, HandoffPool, KEY, OffloadThread, PingPong, Row, Target, cached_runtime, checksum,
     context_switches, current_thread_runtime, enter_and_poll, interleaved, multi_thread_runtime,
     per_call_current_thread, per_call_multi_thread, render, time_in_task,

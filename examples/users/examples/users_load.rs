@@ -43,7 +43,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use clap::Parser;
 use serde::Deserialize;
-use smartasync_examples::users::{self, Api, ApiError, Report, UserStore};
+use smartasync_example_users::{self as users, Api, ApiError, Report, UserStore};
 
 /// Measure /health latency under slow queries, with and without `_async`.
 #[derive(Debug, Parser)]

@@ -1,44 +1,12 @@
-//! A users service over a blocking legacy library (SQLite through rusqlite), served to async
-//! code and sync code alike.
-//!
-//! [`UserStore`] is written the way code over rusqlite is written: plain blocking methods on
-//! a pooled connection. Each method carries `#[smartasync]`, so it also has an `_async`
-//! twin that runs the same body on the blocking pool. The sync CLI
-//! (`examples/users_cli.rs`) calls `store.create(&new)`; the Axum handlers of [`router`]
-//! call `store.create_async(&new).await`, and the runtime's worker threads never wait on
-//! SQLite.
-//!
-//! Decisions worth knowing:
-//!
-//! - The schema is created on [`UserStore::open`]; the database runs in WAL mode with a busy
-//!   timeout, so the API and the CLI can use the same file at the same time. A file that
-//!   cannot be opened is an error at once, with SQLite's reason and the path.
-//! - A call waits at most [`CONNECTION_WAIT`] for a free pooled connection; past that it is
-//!   [`UserError::Unavailable`], served as a 503 with a JSON message.
-//! - Emails are trimmed and lowercased before they are stored, and unique: a second user
-//!   with the same email is [`UserError::DuplicateEmail`] (HTTP 409).
-//! - Every statement is parameterized; user input never becomes SQL text.
-//! - Only [`UserError::Internal`] becomes a 500; client mistakes are 4xx with a JSON body
-//!   `{"error": "..."}`, including malformed JSON, missing fields, a bad id in the path and
-//!   an oversized body (the limit is [`MAX_BODY_BYTES`]).
-//! - The deliberately slow [`UserStore::report`] has no route in [`router`]: any client
-//!   could spend a second of CPU per request on it. The load example mounts it on its own
-//!   servers with [`router_with`].
+//! The store: blocking rusqlite code, each method a `#[smartasync]` pair.
 
 use std::error::Error as StdError;
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path as UrlPath, Query};
-use axum::extract::{Request, State};
-use axum::http::request::Parts;
-use axum::http::{Method, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::http::StatusCode;
 use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
@@ -292,7 +260,7 @@ pub fn remove_database(path: &Path) -> io::Result<()> {
 /// same body on the blocking pool and leaves the async worker threads free.
 ///
 /// ```
-/// use smartasync_examples::users::{NewUser, UserStore};
+/// use smartasync_example_users::{NewUser, UserStore};
 ///
 /// let path = std::env::temp_dir().join(format!("users-doc-{}.db", std::process::id()));
 /// let store = UserStore::open(&path)?;
@@ -305,7 +273,7 @@ pub fn remove_database(path: &Path) -> io::Result<()> {
 /// let found = runtime.block_on(store.get_async(ada.id))?;
 /// assert_eq!(found, ada);
 /// # drop(store);
-/// # smartasync_examples::users::remove_database(&path)?;
+/// # smartasync_example_users::remove_database(&path)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
@@ -521,256 +489,4 @@ impl UserStore {
             checksum,
         })
     }
-}
-
-// ---------------------------------------------------------------------------------------
-// HTTP
-// ---------------------------------------------------------------------------------------
-
-/// An error response: a status and a JSON body `{"error": "<message>"}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    /// The response status.
-    pub status: StatusCode,
-    /// The message sent to the client.
-    pub message: String,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: message.into(),
-        }
-    }
-
-    /// The status and text of an extractor's rejection, given as its response: Axum's
-    /// rejections answer with a status and a plain-text reason; this keeps both.
-    async fn from_rejection(response: Response) -> Self {
-        let status = response.status();
-        let message = match axum::body::to_bytes(response.into_body(), MAX_BODY_BYTES).await {
-            Ok(text) if !text.is_empty() => String::from_utf8_lossy(&text).into_owned(),
-            _ => status
-                .canonical_reason()
-                .unwrap_or("bad request")
-                .to_owned(),
-        };
-        Self::new(status, message)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(serde_json::json!({ "error": self.message })),
-        )
-            .into_response()
-    }
-}
-
-impl From<UserError> for ApiError {
-    fn from(error: UserError) -> Self {
-        let status = error.status();
-        match error {
-            // The details are for the operator, not the client.
-            UserError::Internal(_) => {
-                tracing::error!(error = %error, "user store failure");
-                Self::new(status, "internal error")
-            }
-            UserError::Unavailable(_) => {
-                tracing::warn!(error = %error, "user store unavailable");
-                Self::new(status, "the user store is busy; try again shortly")
-            }
-            _ => Self::new(status, error.to_string()),
-        }
-    }
-}
-
-/// Any Axum extractor `E`, rejecting with an [`ApiError`] (a JSON message) instead of
-/// plain text, with the status `E` chose: `Api<Json<T>>` (400 for malformed JSON, 422 for
-/// missing or mistyped fields, 415 without a JSON content type, 413 over
-/// [`MAX_BODY_BYTES`]), `Api<Path<i64>>` and `Api<Query<T>>` (400).
-///
-/// ```
-/// use axum::extract::{Json, Path};
-/// use smartasync_examples::users::{Api, NewUser};
-///
-/// async fn rename(Api(Path(id)): Api<Path<i64>>, Api(Json(new)): Api<Json<NewUser>>) {
-///     # let _ = (id, new);
-/// }
-/// let _app: axum::Router = axum::Router::new().route("/users/{id}", axum::routing::put(rename));
-/// ```
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Api<E>(pub E);
-
-impl<S: Send + Sync, E: FromRequest<S>> FromRequest<S> for Api<E> {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let rejection = match E::from_request(request, state).await {
-            Ok(value) => return Ok(Self(value)),
-            Err(rejection) => rejection.into_response(),
-        };
-        Err(ApiError::from_rejection(rejection).await)
-    }
-}
-
-impl<S: Send + Sync, E: FromRequestParts<S>> FromRequestParts<S> for Api<E> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let rejection = match E::from_request_parts(parts, state).await {
-            Ok(value) => return Ok(Self(value)),
-            Err(rejection) => rejection.into_response(),
-        };
-        Err(ApiError::from_rejection(rejection).await)
-    }
-}
-
-/// Query string of `GET /users`: `?after=<id>&limit=<n>`.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    /// Only users with a greater id (default 0).
-    #[serde(default)]
-    pub after: i64,
-    /// Page size (default 100, at most [`MAX_PAGE`]).
-    #[serde(default = "default_limit")]
-    pub limit: u32,
-}
-
-fn default_limit() -> u32 {
-    100
-}
-
-/// `GET /health`: answers at once, touching no database.
-pub async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok" }))
-}
-
-async fn list_users(
-    State(store): State<UserStore>,
-    Api(Query(query)): Api<Query<ListQuery>>,
-) -> Result<Json<Vec<User>>, ApiError> {
-    Ok(Json(store.list_async(query.after, query.limit).await?))
-}
-
-async fn create_user(
-    State(store): State<UserStore>,
-    Api(Json(new)): Api<Json<NewUser>>,
-) -> Result<Response, ApiError> {
-    let user = store.create_async(&new).await?;
-    let location = format!("/users/{}", user.id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(user),
-    )
-        .into_response())
-}
-
-async fn get_user(
-    State(store): State<UserStore>,
-    Api(UrlPath(id)): Api<UrlPath<i64>>,
-) -> Result<Json<User>, ApiError> {
-    Ok(Json(store.get_async(id).await?))
-}
-
-async fn update_user(
-    State(store): State<UserStore>,
-    Api(UrlPath(id)): Api<UrlPath<i64>>,
-    Api(Json(new)): Api<Json<NewUser>>,
-) -> Result<Json<User>, ApiError> {
-    Ok(Json(store.update_async(id, &new).await?))
-}
-
-async fn delete_user(
-    State(store): State<UserStore>,
-    Api(UrlPath(id)): Api<UrlPath<i64>>,
-) -> Result<StatusCode, ApiError> {
-    store.delete_async(id).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn no_route(method: Method, uri: Uri) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        format!("no route for {method} {}", uri.path()),
-    )
-}
-
-async fn wrong_method(method: Method, uri: Uri) -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        format!("{method} is not allowed on {}", uri.path()),
-    )
-}
-
-/// The users API:
-///
-/// | route | answer |
-/// |---|---|
-/// | `GET /health` | 200 `{"status":"ok"}` |
-/// | `GET /users?after=&limit=` | 200, a page of users by id |
-/// | `POST /users` `{"name","email"}` | 201 and the user (with a `Location`); 409 duplicate email; 422 invalid |
-/// | `GET /users/{id}` | 200; 404 |
-/// | `PUT /users/{id}` `{"name","email"}` | 200; 404; 409; 422 |
-/// | `DELETE /users/{id}` | 204; 404 |
-///
-/// Every error has a JSON body `{"error": "..."}`; a route that touches the store answers
-/// 503 when no pooled connection comes free within the store's connection wait.
-pub fn router(store: UserStore) -> Router {
-    router_with(store, Router::new())
-}
-
-/// [`router`] plus the routes of `extra`, which share its state, body limit and JSON error
-/// answers for unknown routes and methods. The load example mounts its slow `/report`
-/// endpoints this way.
-pub fn router_with(store: UserStore, extra: Router<UserStore>) -> Router {
-    Router::new()
-        .route("/health", get(health))
-        .route("/users", get(list_users).post(create_user))
-        .route(
-            "/users/{id}",
-            get(get_user).put(update_user).delete(delete_user),
-        )
-        .merge(extra)
-        .fallback(no_route)
-        .method_not_allowed_fallback(wrong_method)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(store)
-}
-
-/// Serves [`router`] on `listener` until `shutdown` completes; in-flight requests are
-/// allowed to finish.
-///
-/// # Errors
-///
-/// If the server fails to accept connections.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    store: UserStore,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(store))
-        .with_graceful_shutdown(shutdown)
-        .await
-}
-
-/// Binds a loopback listener on an ephemeral port and serves `router` on a task of the
-/// current runtime; returns the bound address. For tests and the load example.
-///
-/// # Errors
-///
-/// If no loopback port can be bound.
-pub async fn spawn_server(router: Router) -> std::io::Result<SocketAddr> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, router).await {
-            tracing::error!(%error, "users API server stopped");
-        }
-    });
-    Ok(addr)
 }
