@@ -121,7 +121,7 @@ pub struct ListQuery {
     /// Only users with a greater id (default 0).
     #[serde(default)]
     pub after: i64,
-    /// Page size (default 100, at most [`MAX_PAGE`]).
+    /// Page size (default 100, at most [`MAX_PAGE`](crate::MAX_PAGE)).
     #[serde(default = "default_limit")]
     pub limit: u32,
 }
