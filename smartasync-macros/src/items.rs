@@ -47,22 +47,19 @@ pub fn impl_block(args: TokenStream, block: ImplBlock) -> TokenStream {
     } else {
         Place::Inherent
     };
-    let mut errors = Errors::default();
-    let args = Args::parse_at(args, place).unwrap_or_else(|error| {
-        errors.push(error);
-        Args::default()
-    });
     let site = match &block.header.trait_ {
         Some((_, path, _)) => Site::TraitImpl(path.clone()),
         None => Site::Inherent,
     };
-    let block_types: Vec<Ident> = block
-        .header
-        .generics
-        .type_params()
-        .map(|param| param.ident.clone())
-        .collect();
-    let items = members(&args, &site, &block_types, block.items, &mut errors);
+    let mut errors = Errors::default();
+    let items = members(
+        args,
+        place,
+        &site,
+        &block.header.generics,
+        block.items,
+        &mut errors,
+    );
 
     let ImplBlock {
         header,
@@ -98,17 +95,14 @@ pub fn impl_block(args: TokenStream, block: ImplBlock) -> TokenStream {
 /// A trait: both entries of every method declared, provided bodies paired.
 pub fn trait_block(args: TokenStream, block: TraitBlock) -> TokenStream {
     let mut errors = Errors::default();
-    let args = Args::parse_at(args, Place::Trait).unwrap_or_else(|error| {
-        errors.push(error);
-        Args::default()
-    });
-    let block_types: Vec<Ident> = block
-        .header
-        .generics
-        .type_params()
-        .map(|param| param.ident.clone())
-        .collect();
-    let items = members(&args, &Site::Trait, &block_types, block.items, &mut errors);
+    let items = members(
+        args,
+        Place::Trait,
+        &Site::Trait,
+        &block.header.generics,
+        block.items,
+        &mut errors,
+    );
 
     let TraitBlock {
         header,
@@ -149,15 +143,25 @@ pub fn trait_block(args: TokenStream, block: TraitBlock) -> TokenStream {
     }
 }
 
-/// The members of a block, each method paired unless skipped or paired by hand.
+/// The members of a block, each method paired unless skipped or paired by hand, under
+/// the block's arguments `args` written at `place`.
 fn members(
-    args: &Args,
+    args: TokenStream,
+    place: Place,
     site: &Site,
-    block_types: &[Ident],
+    generics: &syn::Generics,
     items: Vec<Member>,
     errors: &mut Errors,
 ) -> Vec<TokenStream> {
-    let krate = krate(args);
+    let args = Args::parse_at(args, place).unwrap_or_else(|error| {
+        errors.push(error);
+        Args::default()
+    });
+    let block_types: Vec<Ident> = generics
+        .type_params()
+        .map(|param| param.ident.clone())
+        .collect();
+    let krate = krate(&args);
     let send = args.not_send.is_none();
     let names: HashSet<String> = items
         .iter()
@@ -189,8 +193,14 @@ fn members(
                 if function.body.is_none() && !matches!(site, Site::Trait) {
                     return function.written();
                 }
-                let (plan, checked) =
-                    valid::plan(&options, &krate, site.clone(), block_types, send, &function);
+                let (plan, checked) = valid::plan(
+                    &options,
+                    &krate,
+                    site.clone(),
+                    &block_types,
+                    send,
+                    &function,
+                );
                 match checked {
                     Ok(()) => expand::pair(&plan, false),
                     Err(error) => {
