@@ -30,7 +30,7 @@ pub enum Place {
 impl Place {
     fn accepts(self) -> &'static str {
         match self {
-            Place::Function => "`in_place` or `crate = \"path\"`",
+            Place::Function => "`in_place`, `limit = N` or `crate = \"path\"`",
             Place::Inherent => "`crate = \"path\"` (and, on its methods, `skip` or `in_place`)",
             Place::Trait => {
                 "`?Send` or `crate = \"path\"` (and, on its methods, `skip` or `in_place`)"
@@ -50,6 +50,8 @@ pub struct Args {
     pub not_send: Option<Span>,
     /// The path generated code uses to reach the runtime crate.
     pub krate: Option<Path>,
+    /// At most this many bodies of the function run at once.
+    pub limit: Option<syn::Expr>,
 }
 
 impl Args {
@@ -166,11 +168,35 @@ fn parse_list(input: ParseStream, place: Place) -> syn::Result<Args> {
                 return Err(Error::new(keyword.span, "duplicate argument `crate`"));
             }
         } else if input.peek(kw::limit) {
-            let span = input.parse::<kw::limit>()?.span;
-            return Err(Error::new(
-                span,
-                "`limit` is not available in this version of smartasync",
-            ));
+            let keyword: kw::limit = input.parse()?;
+            if !input.peek(Token![=]) {
+                return Err(Error::new(
+                    keyword.span,
+                    "`limit` needs the number of bodies that may run at once: `limit = 4`",
+                ));
+            }
+            input.parse::<Token![=]>()?;
+            let permits: syn::Expr = input.parse()?;
+            if let syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Int(int),
+                ..
+            }) = &permits
+            {
+                if int.base10_parse::<usize>().ok() == Some(0) {
+                    return Err(Error::new(
+                        int.span(),
+                        "`limit = 0` would let no body run: give at least 1",
+                    ));
+                }
+            }
+            allowed(
+                keyword.span,
+                "limit",
+                matches!(place, Place::Function | Place::Method),
+            )?;
+            if args.limit.replace(permits).is_some() {
+                return Err(Error::new(keyword.span, "duplicate argument `limit`"));
+            }
         } else {
             let message = match input.fork().call(Ident::parse_any) {
                 Ok(name) => format!("unknown argument `{name}`: expected {}", place.accepts()),

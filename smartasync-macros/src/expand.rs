@@ -73,7 +73,11 @@ fn written(plan: &Plan<'_>) -> TokenStream {
         Twin::Declare => sig.asyncness = None,
         Twin::Offload | Twin::InPlace => {}
     }
-    let body = function.body.as_ref().map(ToTokens::to_token_stream);
+    let awaited = plan.twin == Twin::Drive;
+    let body = function
+        .body
+        .as_ref()
+        .map(|body| limited(plan, body.to_token_stream(), awaited));
     Entry {
         attrs,
         sig: sig.into_token_stream(),
@@ -122,11 +126,12 @@ fn boxed_body(plan: &Plan<'_>) -> Entry {
     }
     let output = output_type(&plan.function.sig.output);
     let boxer = boxer(plan);
+    let prelude = limit_prelude(plan, true);
     let body = plan
         .function
         .body
         .as_ref()
-        .map(|body| body.as_block(rebind));
+        .map(|body| body.as_block(quote!(#rebind #prelude)));
     Entry {
         attrs,
         sig: sig.into_token_stream(),
@@ -159,7 +164,7 @@ fn blocking(plan: &Plan<'_>) -> TokenStream {
         }
         None => {
             attrs.extend(inner_as_outer(plan));
-            let block = copied_body(plan, TokenStream::new());
+            let block = copied_body(plan, limit_prelude(plan, true));
             match pinned_output(&function.sig.output) {
                 Some(output) => {
                     quote!({ #krate::__private::block_on_as::<#output, _>(async move #block) })
@@ -333,15 +338,81 @@ fn offload_call(plan: &Plan<'_>, spanned: bool) -> TokenStream {
     } else {
         offload
     };
-    let call = match plan.path_to(&plan.function.sig.ident) {
-        Some(path) => quote!(#offload(move || #path(#(#given),*))),
+    let body = match plan.path_to(&plan.function.sig.ident) {
+        Some(path) => quote!(#path(#(#given),*)),
         None => {
             let pats = plan.params.iter().filter_map(|param| param.pat.as_ref());
-            let block = copied_body(plan, quote!(#(let #pats = #given;)*));
-            quote!(#offload(move || #block))
+            copied_body(plan, quote!(#(let #pats = #given;)*))
         }
     };
-    quote!({ #prelude #call })
+    let Some(site) = limit_site(plan) else {
+        return quote!({ #prelude #offload(move || #body) });
+    };
+    // The permit is awaited before the body takes a thread, and goes with the body, whose
+    // thread is marked as holding it so that the written body takes no second one.
+    let permit = model::hidden("permit");
+    quote!({
+        #prelude
+        #site
+        async move {
+            let #permit = __SMARTASYNC_LIMIT.acquire().await;
+            #offload(move || {
+                let #permit = #permit.hold();
+                #body
+            })
+            .await
+        }
+    })
+}
+
+/// `limit = N`: the `static` through which an entry finds the function's limit, shared by
+/// both entries through a key made of where the attribute was written and the name.
+fn limit_site(plan: &Plan<'_>) -> Option<TokenStream> {
+    let permits = plan.limit.as_ref()?;
+    let krate = &plan.krate;
+    let name = plan.function.sig.ident.to_string();
+    Some(quote! {
+        static __SMARTASYNC_LIMIT: #krate::__private::LimitSite =
+            #krate::__private::LimitSite::new(
+                ::core::concat!(
+                    ::core::file!(), ":", ::core::line!(), ":", ::core::column!(), "::", #name
+                ),
+                #permits,
+            );
+    })
+}
+
+/// The statements that take a permit before a body runs: waited for on this thread
+/// (unless it holds one handed over by the async entry), or awaited.
+fn limit_prelude(plan: &Plan<'_>, awaited: bool) -> TokenStream {
+    let Some(site) = limit_site(plan) else {
+        return TokenStream::new();
+    };
+    let permit = model::hidden("permit");
+    if awaited {
+        quote!(#site let #permit = __SMARTASYNC_LIMIT.acquire().await;)
+    } else {
+        quote!(#site let #permit = __SMARTASYNC_LIMIT.enter();)
+    }
+}
+
+/// For an entry that runs the body in place: the permit, awaited, then held by this
+/// thread while the body runs here.
+fn held_prelude(plan: &Plan<'_>) -> TokenStream {
+    let Some(site) = limit_site(plan) else {
+        return TokenStream::new();
+    };
+    let permit = model::hidden("permit");
+    quote!(#site let #permit = __SMARTASYNC_LIMIT.acquire().await.hold();)
+}
+
+/// The written body under the limit, if any.
+fn limited(plan: &Plan<'_>, body: TokenStream, awaited: bool) -> TokenStream {
+    if plan.limit.is_none() {
+        return body;
+    }
+    let prelude = limit_prelude(plan, awaited);
+    quote!({ #prelude #body })
 }
 
 const IN_PLACE: &str = "runs the same body on the awaiting thread, inside \
@@ -366,20 +437,21 @@ fn in_place(plan: &Plan<'_>) -> TokenStream {
     let mut sig = function.sig.clone();
     sig.ident = model::async_name(name);
     sig.asyncness = Some(Default::default());
+    let held = held_prelude(plan);
     let body = match plan.path_to(name) {
         Some(path) => {
             rename_params(&mut sig, plan);
             let args = arguments(plan);
-            quote!({ #krate::__private::in_place(|| #path(#(#args),*)) })
+            quote!({ #held #krate::__private::in_place(|| #path(#(#args),*)) })
         }
         None => {
             attrs.extend(inner_as_outer(plan));
             let block = copied_body(plan, TokenStream::new());
             match pinned_output(&function.sig.output) {
                 Some(output) => {
-                    quote!({ #krate::__private::in_place::<_, #output>(move || #block) })
+                    quote!({ #held #krate::__private::in_place::<_, #output>(move || #block) })
                 }
-                None => quote!({ #krate::__private::in_place(move || #block) }),
+                None => quote!({ #held #krate::__private::in_place(move || #block) }),
             }
         }
     };
@@ -417,8 +489,10 @@ fn boxed_in_place(plan: &Plan<'_>) -> TokenStream {
     let args = arguments(plan);
     let output = output_type(&plan.function.sig.output);
     let boxer = boxer(plan);
+    let held = held_prelude(plan);
     let body = quote!({
         #boxer::<#output, _>(async move {
+            #held
             #krate::__private::in_place(move || #path(#(#args),*))
         })
     });

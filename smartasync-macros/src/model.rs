@@ -163,6 +163,8 @@ pub struct Plan<'a> {
     pub output: Option<(Type, Span)>,
     /// The type parameters of the enclosing trait or impl, which a boxed future outlives.
     pub block_types: Vec<Ident>,
+    /// `limit = N`: at most N bodies at once.
+    pub limit: Option<syn::Expr>,
 }
 
 impl Plan<'_> {

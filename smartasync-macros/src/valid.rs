@@ -101,7 +101,9 @@ pub fn plan<'a>(
         params,
         output,
         block_types: block_types.to_vec(),
+        limit: args.limit.clone(),
     };
+    limit_in_trait(&plan, &mut errors);
     if plan.copies_body() {
         state_in_copied_body(function, &mut errors);
     }
@@ -146,6 +148,16 @@ fn async_suffix(sig: &Signature, errors: &mut Errors) {
                  `{name}` beside it, whether the body is `fn` or `async fn`",
                 model::SUFFIX
             ),
+        ));
+    }
+}
+
+/// A trait's declaration has no body to limit: the implementations choose.
+fn limit_in_trait(plan: &Plan<'_>, errors: &mut Errors) {
+    if let (Some(permits), Site::Trait) = (&plan.limit, &plan.site) {
+        errors.push(Error::new_spanned(
+            permits,
+            "`limit` goes on a trait's implementations, which run the bodies",
         ));
     }
 }

@@ -6,6 +6,7 @@ mod block_on;
 mod blocking;
 mod context;
 mod in_place;
+mod limit;
 pub mod runtime;
 mod unblock;
 

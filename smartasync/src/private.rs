@@ -11,6 +11,7 @@ use std::marker::PhantomData;
 
 pub use crate::block_on::block_on;
 pub use crate::in_place::in_place;
+pub use crate::limit::{Held, LimitSite, Permit};
 pub use crate::unblock::unblock;
 
 /// The boxed async entry of a trait method: pins the output type (so that `?` in the body

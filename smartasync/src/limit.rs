@@ -1,0 +1,143 @@
+//! Back-pressure for `#[smartasync(limit = N)]`: at most N bodies of one written function
+//! run at once in the process, through either entry, first come first served.
+//!
+//! Each entry of a limited function holds a [`LimitSite`] in a `static`; sites of the same
+//! function (its blocking and async entries, every generic instantiation) find one shared
+//! [`Limit`] by a key made of where the attribute was written and the function's name. The
+//! async entry takes its permit before the body takes a thread, and marks the thread that
+//! runs the body as holding it, so that the written body (which is also the blocking entry)
+//! does not take a second one.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use crate::block_on::block_on;
+
+/// The permits of one limited function, for the life of the process.
+pub struct Limit {
+    semaphore: Semaphore,
+}
+
+/// Where an entry of a limited function finds its [`Limit`].
+pub struct LimitSite {
+    key: &'static str,
+    permits: usize,
+    limit: OnceLock<&'static Limit>,
+}
+
+impl LimitSite {
+    /// A site of the function named by `key`, which lets `permits` bodies run at once.
+    ///
+    /// # Panics
+    ///
+    /// When `permits` is 0; in the `static` that generated code declares, that is a
+    /// compile-time error.
+    pub const fn new(key: &'static str, permits: usize) -> Self {
+        assert!(
+            permits > 0,
+            "`#[smartasync(limit = N)]` needs N of at least 1"
+        );
+        Self {
+            key,
+            permits,
+            limit: OnceLock::new(),
+        }
+    }
+
+    /// The function's limit, shared with every other site of the same key.
+    pub fn limit(&'static self) -> &'static Limit {
+        self.limit.get_or_init(|| {
+            static LIMITS: OnceLock<Mutex<HashMap<&'static str, &'static Limit>>> = OnceLock::new();
+            let mut limits = LIMITS
+                .get_or_init(Mutex::default)
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            limits.entry(self.key).or_insert_with(|| {
+                Box::leak(Box::new(Limit {
+                    semaphore: Semaphore::new(self.permits),
+                }))
+            })
+        })
+    }
+
+    /// For the written body (the blocking entry): a permit, waited for here, unless this
+    /// thread already holds one of this limit, handed over by the async entry.
+    pub fn enter(&'static self) -> Entered {
+        let limit = self.limit();
+        if limit.is_held_here() {
+            return Entered(None);
+        }
+        let permit = match limit.semaphore.try_acquire() {
+            Ok(permit) => permit,
+            Err(_) => block_on(limit.semaphore.acquire()).expect("the semaphore is never closed"),
+        };
+        Entered(Some(Permit { limit, permit }))
+    }
+
+    /// For the async entry: a permit, awaited without holding a thread. Dropping the future
+    /// gives up its place in the queue.
+    pub async fn acquire(&'static self) -> Permit {
+        let limit = self.limit();
+        let permit = limit
+            .semaphore
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        Permit { limit, permit }
+    }
+}
+
+/// One of a limit's permits, released when dropped.
+pub struct Permit {
+    limit: &'static Limit,
+    permit: SemaphorePermit<'static>,
+}
+
+/// What [`LimitSite::enter`] took: a permit, or nothing where the thread held one already.
+pub struct Entered(#[allow(dead_code)] Option<Permit>);
+
+impl Permit {
+    /// Marks this thread as holding the permit while the body runs here, so that the
+    /// written body takes no second one; released, with the mark, when dropped.
+    pub fn hold(self) -> Held {
+        HELD.with(|held| held.borrow_mut().push(self.limit.address()));
+        Held { permit: self }
+    }
+}
+
+/// A permit held by the thread that runs the body.
+pub struct Held {
+    permit: Permit,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let address = self.permit.limit.address();
+        HELD.with(|held| {
+            let mut held = held.borrow_mut();
+            if let Some(index) = held.iter().rposition(|&other| other == address) {
+                held.remove(index);
+            }
+        });
+        let _ = &self.permit.permit;
+    }
+}
+
+impl Limit {
+    fn address(&'static self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+
+    fn is_held_here(&'static self) -> bool {
+        let address = self.address();
+        HELD.with(|held| held.borrow().contains(&address))
+    }
+}
+
+thread_local! {
+    /// The limits whose permit this thread holds for the body it is running.
+    static HELD: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
