@@ -63,8 +63,9 @@ impl LimitSite {
         })
     }
 
-    /// For the written body (the blocking entry): a permit, waited for here, unless this
-    /// thread already holds one of this limit, handed over by the async entry.
+    /// For the written body (the blocking entry): a permit, waited for here and held by
+    /// this thread while the body runs, unless this thread holds one of this limit already
+    /// (handed over by the async entry, or taken by an outer call of the same function).
     pub fn enter(&'static self) -> Entered {
         let limit = self.limit();
         if limit.is_held_here() {
@@ -74,7 +75,7 @@ impl LimitSite {
             Ok(permit) => permit,
             Err(_) => block_on(limit.semaphore.acquire()).expect("the semaphore is never closed"),
         };
-        Entered(Some(Permit { limit, permit }))
+        Entered(Some(Permit { limit, permit }.hold()))
     }
 
     /// For the async entry: a permit, awaited without holding a thread. Dropping the future
@@ -96,8 +97,9 @@ pub struct Permit {
     permit: SemaphorePermit<'static>,
 }
 
-/// What [`LimitSite::enter`] took: a permit, or nothing where the thread held one already.
-pub struct Entered(#[allow(dead_code)] Option<Permit>);
+/// What [`LimitSite::enter`] took: a permit held by this thread, or nothing where the
+/// thread held one already.
+pub struct Entered(#[allow(dead_code)] Option<Held>);
 
 impl Permit {
     /// Marks this thread as holding the permit while the body runs here, so that the

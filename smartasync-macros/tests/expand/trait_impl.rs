@@ -30,3 +30,11 @@ impl<K: Send + 'static> Repository<K> for Memory<K> {
         self.contains(key).then_some(value)
     }
 }
+
+#[smartasync]
+impl Store for Sqlite {
+    #[smartasync(limit = 1)]
+    fn put(&self, row: String) -> u64 {
+        self.insert(row)
+    }
+}

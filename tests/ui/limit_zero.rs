@@ -1,6 +1,6 @@
 use smartasync::smartasync;
 
-#[smartasync(limit = 4)]
+#[smartasync(limit = 0)]
 fn write(value: u32) -> u32 {
     value
 }
