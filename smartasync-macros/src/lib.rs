@@ -26,12 +26,10 @@ use proc_macro::TokenStream;
 /// `foo_async(..)` for async callers, whichever way the body is written.
 ///
 /// Put it on a free function or a method, written as `fn` or as `async fn`, on an `impl`
-/// block, or on a trait:
-///
-/// | written as | `foo` (blocking entry) | `foo_async` (async entry) |
-/// |---|---|---|
-/// | `fn foo(..) -> T` | the body as written, unchanged | `fn foo_async(..) -> impl Future<Output = T> + Send + 'static`: runs the body on a blocking-pool thread ([`unblock`]) |
-/// | `async fn foo(..) -> T` | `fn foo(..) -> T`: drives the body to completion on the calling thread ([`block_on`]) | the body as written, renamed `async fn foo_async` |
+/// block, or on a trait. What each form generates is tabled in the crate documentation,
+/// [What is generated]; a `fn` body's async entry runs it on a blocking-pool thread
+/// ([`unblock`]), an `async fn` body's blocking entry drives it on the calling thread
+/// ([`block_on`]).
 ///
 /// Both entries keep the visibility, doc comments and attributes of the written function
 /// (`#[must_use]`, `#[cfg]`, `#[allow]`, `#[deprecated]`, ...); the generated one adds a
@@ -114,8 +112,8 @@ use proc_macro::TokenStream;
 /// # The blocking entry of an `async fn` body
 ///
 /// It has no extra demands: the future is polled on the calling thread, so `&mut self`,
-/// borrowed arguments and futures that are not `Send` all work. [`block_on`] explains what
-/// happens in each context (no runtime, a multi-thread worker, a current-thread runtime).
+/// borrowed arguments and futures that are not `Send` all work. What happens in each
+/// context is tabled in the crate documentation, [Where each call runs].
 ///
 /// ```
 /// # struct Client;
@@ -309,6 +307,83 @@ use proc_macro::TokenStream;
 /// }
 /// ```
 ///
+/// ## `limit = N`
+///
+/// `#[smartasync(limit = N)]` on a function, or on a method inside an annotated `impl`
+/// block or trait impl: at most N bodies of that function run at once in the process,
+/// through either entry, whichever form the body is written in (one limit per written
+/// function, shared by its generic instantiations). Callers over the limit wait their
+/// turn, first come first served: an async caller awaits its permit before the body takes
+/// a blocking-pool thread, so waiting holds no thread, and dropping its future gives up its
+/// place (the body never runs); a sync caller blocks, through [`block_on`], so that on a
+/// multi-thread worker the runtime's other tasks keep running. `N` is a constant
+/// expression of type `usize`, at least 1.
+///
+/// ```
+/// use smartasync::smartasync;
+///
+/// #[derive(Clone)]
+/// struct Db;
+///
+/// const WRITERS: usize = 1;
+///
+/// impl Db {
+///     #[smartasync(limit = WRITERS)]
+///     fn insert(&self, row: &str) -> usize {
+///         row.len()
+///     }
+/// }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// assert_eq!(Db.insert_async("a").await + Db.insert("bc"), 3);
+/// # });
+/// ```
+///
+/// is equivalent to a semaphore shared by both entries, taken by the async entry before it
+/// offloads, and handed to the body's thread:
+///
+/// ```
+/// # #[derive(Clone)] struct Db;
+/// static WRITERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+///
+/// impl Db {
+///     fn insert(&self, row: &str) -> usize {
+///         // (taken here unless this thread already holds it for this body)
+///         let _permit = smartasync::block_on(WRITERS.acquire()).unwrap();
+///         Self::insert_body(self, row)
+///     }
+///
+///     async fn insert_async(&self, row: &str) -> usize {
+///         let this = self.clone();
+///         let row = row.to_owned();
+///         let permit = WRITERS.acquire().await.unwrap();
+///         smartasync::unblock(move || {
+///             let _permit = permit;
+///             Self::insert_body(&this, &row)
+///         })
+///         .await
+///     }
+///
+///     fn insert_body(&self, row: &str) -> usize {
+///         row.len()
+///     }
+/// }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// # assert_eq!(Db.insert_async("a").await + Db.insert("bc"), 3);
+/// # });
+/// ```
+///
+/// A thread that runs a limited body holds its permit for nested blocking calls of the
+/// same function, so a body that calls itself does not wait for itself.
+///
+/// ## `skip`
+///
+/// On a method inside an annotated `impl` block or trait: leaves it as written.
+///
+/// ## `?Send`
+///
+/// On a trait and on each of its impls: the async entries return a [`LocalBoxFuture`], for
+/// bodies that hold values that are not `Send` across `.await`.
+///
 /// ## `crate = "path"`
 ///
 /// Generated code reaches the runtime crate as `::smartasync`. A crate that re-exports
@@ -337,6 +412,8 @@ use proc_macro::TokenStream;
 /// declaration without a body, and unknown, repeated or misplaced arguments. A body that
 /// does not parse yet still gets its twin: rustc reports its syntax error once.
 ///
+/// [What is generated]: https://docs.rs/smartasync/latest/smartasync/#what-is-generated
+/// [Where each call runs]: https://docs.rs/smartasync/latest/smartasync/#where-each-call-runs
 /// [`block_on`]: https://docs.rs/smartasync/latest/smartasync/fn.block_on.html
 /// [`in_place`]: https://docs.rs/smartasync/latest/smartasync/fn.in_place.html
 /// [`BoxFuture`]: https://docs.rs/smartasync/latest/smartasync/type.BoxFuture.html
