@@ -3,7 +3,7 @@
 //! and which generated, where the function lives, how the generated entry reaches the
 //! written one, and how each value crosses to another thread. Naming rules live here too.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Delimiter, Group, Span, TokenStream};
 use quote::{format_ident, quote, ToTokens};
 use syn::{Ident, Path, Type};
 
@@ -133,7 +133,12 @@ impl Crossing {
             take = crate::bound::respan(take, span);
             give = crate::bound::respan(give, span);
         }
-        (quote!(#take(#value)), quote!(#give(#lent)))
+        // The call's parentheses carry the span too, so that the whole expression does.
+        let mut arguments = Group::new(Delimiter::Parenthesis, value.to_token_stream());
+        if let Some(span) = span {
+            arguments.set_span(span);
+        }
+        (quote!(#take #arguments), quote!(#give(#lent)))
     }
 }
 
