@@ -11,6 +11,7 @@ mod kw {
     syn::custom_keyword!(in_place);
     syn::custom_keyword!(skip);
     syn::custom_keyword!(limit);
+    syn::custom_keyword!(lane);
     syn::custom_keyword!(Send);
 }
 
@@ -30,7 +31,7 @@ pub enum Place {
 impl Place {
     fn accepts(self) -> &'static str {
         match self {
-            Place::Function => "`in_place`, `limit = N` or `crate = \"path\"`",
+            Place::Function => "`in_place`, `limit = N`, `lane = PATH` or `crate = \"path\"`",
             Place::Inherent => "`crate = \"path\"` (and, on its methods, `skip` or `in_place`)",
             Place::Trait => {
                 "`?Send` or `crate = \"path\"` (and, on its methods, `skip` or `in_place`)"
@@ -52,6 +53,8 @@ pub struct Args {
     pub krate: Option<Path>,
     /// At most this many bodies of the function run at once.
     pub limit: Option<syn::Expr>,
+    /// Every call of the body runs on this lane's threads.
+    pub lane: Option<Path>,
 }
 
 impl Args {
@@ -166,6 +169,24 @@ fn parse_list(input: ParseStream, place: Place) -> syn::Result<Args> {
             allowed(keyword.span, "crate", place != Place::Method)?;
             if args.krate.replace(path).is_some() {
                 return Err(Error::new(keyword.span, "duplicate argument `crate`"));
+            }
+        } else if input.peek(kw::lane) {
+            let keyword: kw::lane = input.parse()?;
+            if !input.peek(Token![=]) {
+                return Err(Error::new(
+                    keyword.span,
+                    "`lane` needs the path of a `static` `smartasync::Lane`: `lane = DB`",
+                ));
+            }
+            input.parse::<Token![=]>()?;
+            let lane: Path = input.parse()?;
+            allowed(
+                keyword.span,
+                "lane",
+                matches!(place, Place::Function | Place::Method),
+            )?;
+            if args.lane.replace(lane).is_some() {
+                return Err(Error::new(keyword.span, "duplicate argument `lane`"));
             }
         } else if input.peek(kw::limit) {
             let keyword: kw::limit = input.parse()?;

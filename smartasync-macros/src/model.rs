@@ -143,6 +143,7 @@ impl Crossing {
 }
 
 /// A parameter of the written function and how it reaches the body.
+#[derive(Clone)]
 pub struct Param {
     /// `self` for the receiver; for a typed argument, the written identifier, or a hidden
     /// one for a pattern such as `(a, b): (u8, u8)`.
@@ -155,6 +156,7 @@ pub struct Param {
 }
 
 /// Everything the expansion of one function needs, decided.
+#[derive(Clone)]
 pub struct Plan<'a> {
     pub krate: Path,
     pub function: &'a Function,
@@ -170,6 +172,8 @@ pub struct Plan<'a> {
     pub block_types: Vec<Ident>,
     /// `limit = N`: at most N bodies at once.
     pub limit: Option<syn::Expr>,
+    /// `lane = PATH`: every call of the body runs on this lane's threads.
+    pub lane: Option<Path>,
 }
 
 impl Plan<'_> {

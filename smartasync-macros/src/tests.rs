@@ -14,6 +14,15 @@ const VALID: &[&str] = &[
     "fn f(x: &'static str, y: fn(&str) -> &str, z: Box<dyn for<'a> Fn(&'a str) + Send>) {}",
 ];
 
+/// Valid with arguments.
+const VALID_WITH_ARGS: &[(&str, &str)] = &[
+    ("limit = 2", "fn f(&self, a: &str) -> u8 { 1 }"),
+    ("limit = N", "async fn f(&self) -> u8 { 1 }"),
+    ("in_place, limit = 1", "fn f(&mut self) {}"),
+    ("lane = DB", "fn f(&self, (a, b): (u8, u8)) -> u8 { a + b }"),
+    ("lane = crate::DB", "fn f(x: &[u8]) -> usize { x.len() }"),
+];
+
 const INVALID: &[(&str, &str)] = &[
     ("", "fn f(&mut self) {}"),
     ("", "fn f(a: &mut u8, b: Vec<&str>) -> &str { \"\" }"),
@@ -27,6 +36,11 @@ const INVALID: &[(&str, &str)] = &[
     ("bogus = [1, 2]", "fn f() {}"),
     ("", "fn f(self: Pin<&mut Self>) {}"),
     ("", "fn f(x: Cow<'a, str>) -> Ref<'_, u8> { todo!() }"),
+    ("limit = 0", "fn f() {}"),
+    ("lane = DB", "async fn f(&self) -> u8 { 1 }"),
+    ("lane = DB, limit = 2", "fn f(&self) {}"),
+    ("lane = DB, in_place", "fn f(&self) {}"),
+    ("lane = DB", "fn f(&mut self) {}"),
 ];
 
 const NOT_A_FUNCTION: &[&str] = &["struct S;", "fn f(&self);", "impl X", "", "fn", "{}"];
@@ -45,8 +59,12 @@ fn mentions(output: &TokenStream, word: &str) -> bool {
 
 #[test]
 fn valid_items_expand_to_a_pair_of_items() {
-    for text in VALID {
-        let output = expand(TokenStream::new(), tokens(text));
+    let cases = VALID
+        .iter()
+        .map(|text| ("", *text))
+        .chain(VALID_WITH_ARGS.iter().copied());
+    for (args, text) in cases {
+        let output = expand(tokens(args), tokens(text));
         assert!(!mentions(&output, "compile_error"), "{text} -> {output}");
         // Inside an `impl` block, where methods and `default fn` are at home.
         let block: syn::ItemImpl = syn::parse2(quote::quote!(impl X { #output }))
@@ -133,6 +151,7 @@ fn mangled_inputs_never_panic() {
     let inputs = VALID
         .iter()
         .map(|text| ("", *text))
+        .chain(VALID_WITH_ARGS.iter().copied())
         .chain(INVALID.iter().copied())
         .chain(NOT_A_FUNCTION.iter().map(|text| ("", *text)));
     let mut cases = 0;

@@ -102,8 +102,10 @@ pub fn plan<'a>(
         output,
         block_types: block_types.to_vec(),
         limit: args.limit.clone(),
+        lane: args.lane.clone(),
     };
     limit_in_trait(&plan, &mut errors);
+    lane_options(args, &plan, &mut errors);
     if plan.copies_body() {
         state_in_copied_body(function, &mut errors);
     }
@@ -159,6 +161,35 @@ fn limit_in_trait(plan: &Plan<'_>, errors: &mut Errors) {
             permits,
             "`limit` goes on a trait's implementations, which run the bodies",
         ));
+    }
+}
+
+/// `lane` runs a `fn` body on the lane's threads: it has nothing to do for an `async fn`
+/// body, in place, in a trait's declaration, or next to `limit`.
+fn lane_options(args: &Args, plan: &Plan<'_>, errors: &mut Errors) {
+    let Some(lane) = &args.lane else {
+        return;
+    };
+    let refusal = if plan.function.sig.asyncness.is_some() {
+        Some(
+            "`lane` applies to a `fn` body: an `async fn` body waits without a thread to move, \
+             and its blocking entry drives it on the caller's thread; put the blocking work it \
+             calls in a `fn` on the lane",
+        )
+    } else if matches!(plan.site, Site::Trait) {
+        Some("`lane` goes on a trait's implementations, which run the bodies")
+    } else if args.in_place.is_some() {
+        Some("`lane` and `in_place` contradict each other: choose where the body runs")
+    } else if args.limit.is_some() {
+        Some(
+            "`lane` and `limit` together: a lane of k threads already runs at most k bodies \
+             at once; size the lane with `Lane::new(..).threads(k)`",
+        )
+    } else {
+        None
+    };
+    if let Some(message) = refusal {
+        errors.push(Error::new_spanned(lane, message));
     }
 }
 

@@ -6,6 +6,7 @@ mod block_on;
 mod blocking;
 mod context;
 mod in_place;
+mod lane;
 mod limit;
 pub mod runtime;
 mod unblock;
@@ -16,6 +17,7 @@ pub mod __private;
 
 pub use crate::block_on::block_on;
 pub use crate::in_place::in_place;
+pub use crate::lane::Lane;
 pub use crate::unblock::unblock;
 pub use smartasync_macros::smartasync;
 

@@ -245,3 +245,32 @@ where
     });
     async move { T::smartasync_unpack(task.await.value) }
 }
+
+/// The async entry of a lane's body: [`offload`], on the lane's threads.
+pub fn lane_async<F, T>(
+    lane: &'static crate::Lane,
+    body: F,
+) -> impl Future<Output = T> + Send + 'static
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Returnable,
+{
+    let task = crate::lane::run_async(lane, move || Returned {
+        value: body().smartasync_pack(),
+        marker: PhantomData::<fn() -> T>,
+    });
+    async move { T::smartasync_unpack(task.await.value) }
+}
+
+/// The blocking entry of a lane's body, called off the lane: queued, waited for.
+pub fn lane_blocking<F, T>(lane: &'static crate::Lane, body: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Returnable,
+{
+    let returned = crate::lane::run_blocking(lane, move || Returned {
+        value: body().smartasync_pack(),
+        marker: PhantomData::<fn() -> T>,
+    });
+    T::smartasync_unpack(returned.value)
+}

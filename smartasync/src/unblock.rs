@@ -79,13 +79,15 @@ fn resume(error: JoinError) -> ! {
     }
 }
 
+/// `f`, run inside the span current now (with the `tracing` feature).
 #[cfg(feature = "tracing")]
-fn in_current_span<F: FnOnce() -> R, R>(f: F) -> impl FnOnce() -> R {
+pub(crate) fn in_current_span<F: FnOnce() -> R, R>(f: F) -> impl FnOnce() -> R {
     let span = tracing::Span::current();
     move || span.in_scope(f)
 }
 
+/// `f` (without the `tracing` feature).
 #[cfg(not(feature = "tracing"))]
-fn in_current_span<F>(f: F) -> F {
+pub(crate) fn in_current_span<F>(f: F) -> F {
     f
 }
