@@ -61,16 +61,19 @@ impl RemoteUsers {
     /// [`UserError::Invalid`] for a URL that is not `http` or `https`, or has a query or a
     /// fragment; [`UserError::Internal`] if the HTTP client cannot be built.
     pub fn new(base_url: &str) -> Result<Self, UserError> {
-        let base = Url::parse(base_url)
-            .map_err(|error| UserError::invalid(format!("`{base_url}` is not a URL: {error}")))?;
-        if !matches!(base.scheme(), "http" | "https")
-            || base.host_str().is_none()
-            || base.query().is_some()
-            || base.fragment().is_some()
-        {
-            return Err(UserError::invalid(format!(
-                "`{base_url}` is not the base URL of a users API, like `http://127.0.0.1:3000`"
-            )));
+        let refused = |why: String| {
+            UserError::invalid(format!(
+                "`{base_url}` {why}; give the base URL of a users API, like \
+                 `http://127.0.0.1:3000`"
+            ))
+        };
+        let base =
+            Url::parse(base_url).map_err(|error| refused(format!("is not a URL ({error})")))?;
+        if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
+            return Err(refused("is not an http(s) URL with a host".into()));
+        }
+        if base.query().is_some() || base.fragment().is_some() {
+            return Err(refused("has a query or a fragment".into()));
         }
         let mut client = Client::builder()
             .timeout(REMOTE_TIMEOUT)

@@ -241,7 +241,6 @@ impl StdError for UserError {
     }
 }
 
-
 /// An email as the store keeps it: trimmed and lowercased. Also how [`RemoteUsers`] names
 /// the email of a 409, so both backends report the same [`UserError::DuplicateEmail`].
 pub(crate) fn stored_email(raw: &str) -> String {
