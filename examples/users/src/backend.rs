@@ -35,13 +35,19 @@ use crate::users::{UserError, Users};
 /// ```
 #[derive(Clone, Debug, clap::Args)]
 pub struct Backend {
-    /// SQLite database file, created if missing [default: <temp dir>/smartasync-users.db].
-    #[arg(long, global = true, value_name = "FILE", conflicts_with = "remote")]
-    pub db: Option<PathBuf>,
+    // The help is an argument, not a doc comment: rustdoc reads `<temp dir>` as HTML.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        conflicts_with = "remote",
+        help = "SQLite database file, created if missing [default: <temp dir>/smartasync-users.db]"
+    )]
+    db: Option<PathBuf>,
     /// Base URL of a running users API to use instead of a database file, e.g.
     /// http://127.0.0.1:3000.
     #[arg(long, global = true, value_name = "URL", value_parser = parse_remote)]
-    pub remote: Option<RemoteUsers>,
+    remote: Option<RemoteUsers>,
 }
 
 fn parse_remote(url: &str) -> Result<RemoteUsers, String> {
