@@ -1,46 +1,46 @@
-//! An Axum JSON API over a blocking SQLite store.
+//! An Axum JSON API over a SQLite file or in front of another users API.
 //!
-//! The handlers (in `smartasync_example_users::router`) await `store.get_async(id)` and
-//! friends: the same plain rusqlite methods the CLI calls, run on the blocking pool so the
-//! async workers stay free.
+//! The handlers (in `smartasync_example_users::router`) await `users.get_async(id)` and
+//! friends on an `Arc<dyn Users>`: with `--db FILE`, the same plain rusqlite methods the CLI
+//! calls, run on the blocking pool so the async workers stay free; with `--remote URL`,
+//! `async fn`s over reqwest that forward each call to the API at that URL and map its
+//! answers back, so this API answers as that one would.
 //!
 //! ```text
 //! cargo run --example users_api -- --addr 127.0.0.1:3000 --db /tmp/users.db
-//! curl -s localhost:3000/users -H 'content-type: application/json' \
+//! cargo run --example users_api -- --addr 127.0.0.1:3001 --remote http://127.0.0.1:3000
+//! curl -s localhost:3001/users -H 'content-type: application/json' \
 //!      -d '{"name":"Ada","email":"ada@example.com"}'
 //! curl -s localhost:3000/users/1
 //! ```
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use smartasync_example_users::{self as users, UserStore};
+use smartasync_example_users::{self as users, Backend};
 
-/// Serve the users API (JSON CRUD on /users, and /health) over a SQLite file.
+/// Serve the users API (JSON CRUD on /users, and /health) over a SQLite file or in front of
+/// another users API.
 #[derive(Debug, Parser)]
 struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:3000")]
     addr: SocketAddr,
-    /// SQLite database file, created if missing [default: <temp dir>/smartasync-users.db].
-    #[arg(long)]
-    db: Option<PathBuf>,
+    #[command(flatten)]
+    backend: Backend,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let db = args
-        .db
-        .unwrap_or_else(|| std::env::temp_dir().join("smartasync-users.db"));
 
     // Opening the pool and creating the schema is blocking work too.
-    let store = match UserStore::open_async(&db).await {
-        Ok(store) => store,
+    let backend = &args.backend;
+    let users = match backend.open_async().await {
+        Ok(users) => users,
         Err(error) => {
-            eprintln!("error: cannot open {}: {error}", db.display());
+            eprintln!("error: cannot open {backend}: {error}");
             return ExitCode::FAILURE;
         }
     };
@@ -52,7 +52,7 @@ async fn main() -> ExitCode {
         }
     };
     let addr = listener.local_addr().unwrap_or(args.addr);
-    println!("users API on http://{addr} (database {})", db.display());
+    println!("users API on http://{addr} ({backend})");
     println!("try: curl -s http://{addr}/users");
 
     let shutdown = async {
@@ -62,7 +62,7 @@ async fn main() -> ExitCode {
         }
         println!("shutting down");
     };
-    match users::serve(listener, store, shutdown).await {
+    match users::serve(listener, users, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: server failed: {error}");

@@ -1,32 +1,32 @@
-//! A sync command-line client of the users store: no async runtime, no `.await`.
+//! A sync command-line client of the users service: no async runtime, no `.await`.
 //!
-//! It calls the very methods the Axum API awaits (`store.create(&new)` here,
-//! `store.create_async(&new).await` there): `#[smartasync]` gave the store both entries,
-//! and this one is the body as written.
+//! It calls the very methods the Axum API awaits (`users.create(&new)` here,
+//! `users.create_async(&new).await` there) on an `Arc<dyn Users>`: a SQLite file
+//! (`--db FILE`, whose methods are blocking code as written) or a running users API
+//! (`--remote URL`, whose methods are `async fn`s over reqwest, driven here by their
+//! blocking entries). This code cannot tell them apart.
 //!
 //! ```text
 //! cargo run --example users_cli -- --db /tmp/users.db add --name Ada --email ada@example.com
 //! cargo run --example users_cli -- --db /tmp/users.db list
-//! cargo run --example users_cli -- --db /tmp/users.db get 1
-//! cargo run --example users_cli -- --db /tmp/users.db rm 1
+//! cargo run --example users_cli -- --remote http://127.0.0.1:3000 get 1
+//! cargo run --example users_cli -- --remote http://127.0.0.1:3000 rm 1
 //! ```
 //!
 //! Users are printed one per line as `id<TAB>name<TAB>email`. Exit status: 0 on success,
-//! 1 when the store refuses (not found, duplicate email, invalid input) or fails, 2 for a
-//! usage error.
+//! 1 when the service refuses (not found, duplicate email, invalid input) or fails (the
+//! database, or the remote API and the way to it), 2 for a usage error.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use smartasync_example_users::{NewUser, User, UserError, UserStore};
+use smartasync_example_users::{Backend, NewUser, User, UserError, Users};
 
-/// Manage the users of the users API's SQLite database from the command line.
+/// Manage the users of a users database, or of a running users API, from the command line.
 #[derive(Debug, Parser)]
 struct Args {
-    /// SQLite database file, created if missing [default: <temp dir>/smartasync-users.db].
-    #[arg(long, global = true)]
-    db: Option<PathBuf>,
+    #[command(flatten)]
+    backend: Backend,
     #[command(subcommand)]
     command: Command,
 }
@@ -59,13 +59,13 @@ fn print(user: &User) {
     println!("{}\t{}\t{}", user.id, user.name, user.email);
 }
 
-fn run(store: &UserStore, command: Command) -> Result<(), UserError> {
+fn run(users: &dyn Users, command: Command) -> Result<(), UserError> {
     match command {
-        Command::Add { name, email } => print(&store.create(&NewUser { name, email })?),
-        Command::List { after, limit } => store.list(after, limit)?.iter().for_each(print),
-        Command::Get { id } => print(&store.get(id)?),
+        Command::Add { name, email } => print(&users.create(&NewUser { name, email })?),
+        Command::List { after, limit } => users.list(after, limit)?.iter().for_each(print),
+        Command::Get { id } => print(&users.get(id)?),
         Command::Rm { id } => {
-            store.delete(id)?;
+            users.delete(id)?;
             println!("deleted {id}");
         }
     }
@@ -74,10 +74,10 @@ fn run(store: &UserStore, command: Command) -> Result<(), UserError> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let db = args
-        .db
-        .unwrap_or_else(|| std::env::temp_dir().join("smartasync-users.db"));
-    let result = UserStore::open(&db).and_then(|store| run(&store, args.command));
+    let result = args
+        .backend
+        .open()
+        .and_then(|users| run(&*users, args.command));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

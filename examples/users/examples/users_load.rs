@@ -36,6 +36,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{Query, State};
@@ -103,12 +104,14 @@ async fn report_blocking(
 }
 
 /// The real users API plus a `/report` route; only that handler differs between modes.
+/// The route has the store itself as its state (the report is not part of the `Users`
+/// interface the API serves).
 fn server_router(mode: Mode, store: UserStore) -> Router {
     let report = match mode {
         Mode::SmartAsync => Router::new().route("/report", get(report_offloaded)),
         Mode::Blocking => Router::new().route("/report", get(report_blocking)),
     };
-    users::router_with(store, report)
+    users::router_with(Arc::new(store.clone()), report.with_state(store))
 }
 
 struct RunResult {

@@ -1,6 +1,8 @@
-//! The HTTP side: the Axum router whose handlers await the store's `_async` entries.
+//! The HTTP side: the Axum router whose handlers await the `_async` entries of whichever
+//! [`Users`] backend it is given.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path as UrlPath, Query};
 use axum::extract::{Request, State};
@@ -11,7 +13,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use crate::store::{MAX_BODY_BYTES, NewUser, User, UserError, UserStore};
+use crate::store::MAX_BODY_BYTES;
+use crate::users::{NewUser, User, UserError, Users};
 
 /// An error response: a status and a JSON body `{"error": "<message>"}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +58,9 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The one mapping from the service's errors to answers, whichever backend the API fronts:
+/// the status is [`UserError::status`]; the message is the error's own for the client's
+/// mistakes, and a fixed one for server faults (whose details go to the log).
 impl From<UserError> for ApiError {
     fn from(error: UserError) -> Self {
         let status = error.status();
@@ -67,6 +73,10 @@ impl From<UserError> for ApiError {
             UserError::Unavailable(_) => {
                 tracing::warn!(error = %error, "user store unavailable");
                 Self::new(status, "the user store is busy; try again shortly")
+            }
+            UserError::Upstream(_) => {
+                tracing::error!(error = %error, "remote users API failure");
+                Self::new(status, "the users API behind this one failed")
             }
             _ => Self::new(status, error.to_string()),
         }
@@ -136,17 +146,17 @@ pub async fn health() -> Json<serde_json::Value> {
 }
 
 async fn list_users(
-    State(store): State<UserStore>,
+    State(users): State<Arc<dyn Users>>,
     Api(Query(query)): Api<Query<ListQuery>>,
 ) -> Result<Json<Vec<User>>, ApiError> {
-    Ok(Json(store.list_async(query.after, query.limit).await?))
+    Ok(Json(users.list_async(query.after, query.limit).await?))
 }
 
 async fn create_user(
-    State(store): State<UserStore>,
+    State(users): State<Arc<dyn Users>>,
     Api(Json(new)): Api<Json<NewUser>>,
 ) -> Result<Response, ApiError> {
-    let user = store.create_async(&new).await?;
+    let user = users.create_async(&new).await?;
     let location = format!("/users/{}", user.id);
     Ok((
         StatusCode::CREATED,
@@ -157,25 +167,25 @@ async fn create_user(
 }
 
 async fn get_user(
-    State(store): State<UserStore>,
+    State(users): State<Arc<dyn Users>>,
     Api(UrlPath(id)): Api<UrlPath<i64>>,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(store.get_async(id).await?))
+    Ok(Json(users.get_async(id).await?))
 }
 
 async fn update_user(
-    State(store): State<UserStore>,
+    State(users): State<Arc<dyn Users>>,
     Api(UrlPath(id)): Api<UrlPath<i64>>,
     Api(Json(new)): Api<Json<NewUser>>,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(store.update_async(id, &new).await?))
+    Ok(Json(users.update_async(id, &new).await?))
 }
 
 async fn delete_user(
-    State(store): State<UserStore>,
+    State(users): State<Arc<dyn Users>>,
     Api(UrlPath(id)): Api<UrlPath<i64>>,
 ) -> Result<StatusCode, ApiError> {
-    store.delete_async(id).await?;
+    users.delete_async(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -205,15 +215,29 @@ async fn wrong_method(method: Method, uri: Uri) -> ApiError {
 /// | `DELETE /users/{id}` | 204; 404 |
 ///
 /// Every error has a JSON body `{"error": "..."}`; a route that touches the store answers
-/// 503 when no pooled connection comes free within the store's connection wait.
-pub fn router(store: UserStore) -> Router {
-    router_with(store, Router::new())
+/// 503 when the store is busy (over SQLite: no pooled connection came free within the
+/// store's connection wait; over a remote API: that API answered 503), and 502 when the
+/// remote API behind it fails or cannot be reached.
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use smartasync_example_users::{RemoteUsers, Users, router};
+///
+/// // An API in front of another one; `Arc::new(UserStore::open(path)?)` serves SQLite.
+/// let users: Arc<dyn Users> = Arc::new(RemoteUsers::new("http://127.0.0.1:3000")?);
+/// let _app: axum::Router = router(users);
+/// # Ok::<(), smartasync_example_users::UserError>(())
+/// ```
+pub fn router(users: Arc<dyn Users>) -> Router {
+    router_with(users, Router::new())
 }
 
 /// [`router`] plus the routes of `extra`, which share its state, body limit and JSON error
 /// answers for unknown routes and methods. The load example mounts its slow `/report`
-/// endpoints this way.
-pub fn router_with(store: UserStore, extra: Router<UserStore>) -> Router {
+/// endpoints this way (with a state of their own: `Router::with_state` gives a router of
+/// any state type).
+pub fn router_with(users: Arc<dyn Users>, extra: Router<Arc<dyn Users>>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/users", get(list_users).post(create_user))
@@ -225,7 +249,7 @@ pub fn router_with(store: UserStore, extra: Router<UserStore>) -> Router {
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(store)
+        .with_state(users)
 }
 
 /// Serves [`router`] on `listener` until `shutdown` completes; in-flight requests are
@@ -236,10 +260,10 @@ pub fn router_with(store: UserStore, extra: Router<UserStore>) -> Router {
 /// If the server fails to accept connections.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    store: UserStore,
+    users: Arc<dyn Users>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(store))
+    axum::serve(listener, router(users))
         .with_graceful_shutdown(shutdown)
         .await
 }

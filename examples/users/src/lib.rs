@@ -1,12 +1,20 @@
-//! A users service over a blocking legacy library (SQLite through rusqlite), served to async
-//! code and sync code alike.
+//! A users service written once as an interface, with a blocking backend and an async one,
+//! served to async code and sync code alike.
 //!
-//! [`UserStore`] is written the way code over rusqlite is written: plain blocking methods on
-//! a pooled connection. Each method carries `#[smartasync]`, so it also has an `_async`
-//! twin that runs the same body on the blocking pool. The sync CLI
-//! (`examples/users_cli.rs`) calls `store.create(&new)`; the Axum handlers of [`router`]
-//! call `store.create_async(&new).await`, and the runtime's worker threads never wait on
-//! SQLite.
+//! [`Users`] is a `#[smartasync]` trait: every method has a blocking entry (`get(id)`) and
+//! an async one (`get_async(id)`, a boxed future), and the trait is dyn-compatible. Two
+//! implementations write each method once:
+//!
+//! - [`UserStore`], the way code over rusqlite is written: plain blocking `fn`s on a pooled
+//!   connection. Their `_async` entries run the same bodies on the blocking pool.
+//! - [`RemoteUsers`], an HTTP client (reqwest) of a running users API: `async fn`s. Their
+//!   blocking entries drive them with no runtime in the caller's code.
+//!
+//! The sync CLI (`examples/users_cli.rs`) and the Axum API ([`router`], served by
+//! `examples/users_api.rs`) each take either one at start-up ([`Backend`]: `--db FILE` or
+//! `--remote URL`) as an `Arc<dyn Users>`. The CLI calls `users.create(&new)`, the
+//! handlers `users.create_async(&new).await`, and neither knows which backend it holds: the
+//! CLI can manage a remote server, and an API can front another API.
 //!
 //! Decisions worth knowing:
 //!
@@ -18,15 +26,24 @@
 //! - Emails are trimmed and lowercased before they are stored, and unique: a second user
 //!   with the same email is [`UserError::DuplicateEmail`] (HTTP 409).
 //! - Every statement is parameterized; user input never becomes SQL text.
-//! - Only [`UserError::Internal`] becomes a 500; client mistakes are 4xx with a JSON body
-//!   `{"error": "..."}`, including malformed JSON, missing fields, a bad id in the path and
-//!   an oversized body (the limit is [`MAX_BODY_BYTES`]).
-//! - The deliberately slow [`UserStore::report`] has no route in [`router`]: any client
-//!   could spend a second of CPU per request on it. The load example mounts it on its own
-//!   servers with [`router_with`].
+//! - Client mistakes are 4xx with a JSON body `{"error": "..."}`, including malformed JSON,
+//!   missing fields, a bad id in the path and an oversized body (the limit is
+//!   [`MAX_BODY_BYTES`]). [`UserError::status`] is the one mapping from errors to statuses,
+//!   and [`RemoteUsers`] maps the statuses back to the same errors, so an API in front of
+//!   another answers as the one behind would. Only [`UserError::Internal`] is a 500;
+//!   a failing or unreachable API behind this one is [`UserError::Upstream`], a 502.
+//! - The deliberately slow [`UserStore::report`] is not part of [`Users`] and has no route
+//!   in [`router`]: any client could spend a second of CPU per request on it. The load
+//!   example mounts it on its own servers with [`router_with`].
 
 mod api;
+mod backend;
+mod remote;
 mod store;
+mod users;
 
 pub use api::*;
+pub use backend::*;
+pub use remote::*;
 pub use store::*;
+pub use users::*;

@@ -1,23 +1,20 @@
-//! The store: blocking rusqlite code, each method a `#[smartasync]` pair.
+//! The SQLite backend: blocking rusqlite code, each method written once as a `fn`.
 
-use std::error::Error as StdError;
 use std::fmt;
 use std::io;
 use std::path::Path;
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use smartasync::smartasync;
 
+use crate::users::{MAX_PAGE, NewUser, User, UserError, Users};
+
 /// Largest request body the API accepts, in bytes (a larger one gets 413).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
-
-/// Largest page [`UserStore::list`] returns.
-pub const MAX_PAGE: u32 = 1000;
 
 /// Largest `work` [`UserStore::report`] accepts (about a second of CPU).
 pub const MAX_REPORT_WORK: u32 = 10_000_000;
@@ -29,9 +26,6 @@ pub const CONNECTION_WAIT: Duration = Duration::from_secs(2);
 /// How long SQLite retries a statement that finds the file locked by another writer.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-const MAX_NAME_CHARS: usize = 100;
-const MAX_EMAIL_CHARS: usize = 254;
-
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS users (
         id    INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -39,79 +33,6 @@ const SCHEMA: &str = "
         email TEXT NOT NULL UNIQUE
     );
 ";
-
-/// A stored user.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct User {
-    /// Assigned by the store, never reused.
-    pub id: i64,
-    /// Display name, trimmed.
-    pub name: String,
-    /// Trimmed and lowercased; unique in the store.
-    pub email: String,
-}
-
-/// What a client sends to create a user, or to replace one with `PUT`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewUser {
-    /// Display name: 1 to 100 characters after trimming, no control characters.
-    pub name: String,
-    /// An address of the form `local@domain.tld`, at most 254 characters.
-    pub email: String,
-}
-
-impl NewUser {
-    /// A new user from borrowed parts.
-    pub fn new(name: &str, email: &str) -> Self {
-        Self {
-            name: name.to_owned(),
-            email: email.to_owned(),
-        }
-    }
-
-    /// The trimmed name and normalized email, or why they are not acceptable.
-    fn validated(&self) -> Result<(String, String), UserError> {
-        let name = self.name.trim();
-        if name.is_empty() {
-            return Err(UserError::invalid("name must not be empty"));
-        }
-        if name.chars().count() > MAX_NAME_CHARS {
-            return Err(UserError::invalid(format!(
-                "name must be at most {MAX_NAME_CHARS} characters"
-            )));
-        }
-        if name.chars().any(char::is_control) {
-            return Err(UserError::invalid(
-                "name must not contain control characters",
-            ));
-        }
-        let email = self.email.trim().to_lowercase();
-        if email.chars().count() > MAX_EMAIL_CHARS {
-            return Err(UserError::invalid(format!(
-                "email must be at most {MAX_EMAIL_CHARS} characters"
-            )));
-        }
-        let well_formed = match email.split_once('@') {
-            Some((local, domain)) => {
-                !local.is_empty()
-                    && !domain.contains('@')
-                    && domain.contains('.')
-                    && !domain.starts_with('.')
-                    && !domain.ends_with('.')
-                    && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-            }
-            None => false,
-        };
-        if !well_formed {
-            return Err(UserError::invalid(format!(
-                "email `{}` is not an address like `name@example.com`",
-                self.email.trim()
-            )));
-        }
-        Ok((name.to_owned(), email))
-    }
-}
 
 /// The result of [`UserStore::report`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,75 +43,6 @@ pub struct Report {
     pub work: u32,
     /// A value computed from every row walked, so the work cannot be skipped.
     pub checksum: i64,
-}
-
-/// Why a [`UserStore`] call failed.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum UserError {
-    /// No user has this id.
-    NotFound {
-        /// The id asked for.
-        id: i64,
-    },
-    /// Another user already has this email.
-    DuplicateEmail {
-        /// The email as it would have been stored.
-        email: String,
-    },
-    /// The input breaks a rule of the store; the reason says which.
-    Invalid {
-        /// What was wrong, written for the client.
-        reason: String,
-    },
-    /// No pooled connection could be had within the store's connection wait: every one is
-    /// busy with other calls (or, when the message says why, new ones cannot be opened).
-    /// Usually transient; a server answers 503.
-    Unavailable(Box<dyn StdError + Send + Sync>),
-    /// The store itself failed (the database, the pool): a server fault, not the caller's.
-    Internal(Box<dyn StdError + Send + Sync>),
-}
-
-impl UserError {
-    fn invalid(reason: impl Into<String>) -> Self {
-        Self::Invalid {
-            reason: reason.into(),
-        }
-    }
-
-    /// The HTTP status this error is served with.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::NotFound { .. } => StatusCode::NOT_FOUND,
-            Self::DuplicateEmail { .. } => StatusCode::CONFLICT,
-            Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-}
-
-impl fmt::Display for UserError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NotFound { id } => write!(f, "no user with id {id}"),
-            Self::DuplicateEmail { email } => {
-                write!(f, "a user with email `{email}` already exists")
-            }
-            Self::Invalid { reason } => f.write_str(reason),
-            Self::Unavailable(error) => write!(f, "the user store is unavailable: {error}"),
-            Self::Internal(error) => write!(f, "the user store failed: {error}"),
-        }
-    }
-}
-
-impl StdError for UserError {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        match self {
-            Self::Unavailable(error) | Self::Internal(error) => Some(&**error),
-            _ => None,
-        }
-    }
 }
 
 impl From<rusqlite::Error> for UserError {
@@ -253,14 +105,17 @@ pub fn remove_database(path: &Path) -> io::Result<()> {
     result
 }
 
-/// The users service: a cheap, cloneable handle on a pool of SQLite connections.
+/// The SQLite backend of [`Users`]: a cheap, cloneable handle on a pool of SQLite
+/// connections.
 ///
-/// Every method is ordinary blocking rusqlite code marked `#[smartasync]`, so each comes
-/// as a pair: `get(id)` for sync callers and `get_async(id)` for async ones, which runs the
-/// same body on the blocking pool and leaves the async worker threads free.
+/// Every method is ordinary blocking rusqlite code written as a `fn` under
+/// `#[smartasync]`, so each comes as a pair: `get(id)` for sync callers and `get_async(id)`
+/// for async ones, which runs the same body on the blocking pool and leaves the async
+/// worker threads free. The [`Users`] methods are in its trait impl; [`report`](Self::report)
+/// and the constructors are its own.
 ///
 /// ```
-/// use smartasync_example_users::{NewUser, UserStore};
+/// use smartasync_example_users::{NewUser, UserStore, Users};
 ///
 /// let path = std::env::temp_dir().join(format!("users-doc-{}.db", std::process::id()));
 /// let store = UserStore::open(&path)?;
@@ -367,100 +222,6 @@ impl UserStore {
         Ok(self.pool.get_timeout(self.connection_wait)?)
     }
 
-    /// Up to `limit` users (1 to [`MAX_PAGE`]) with an id greater than `after`, by id.
-    ///
-    /// # Errors
-    ///
-    /// [`UserError::Invalid`] for a `limit` out of range; [`UserError::Internal`] if the
-    /// database fails.
-    #[smartasync]
-    pub fn list(&self, after: i64, limit: u32) -> Result<Vec<User>, UserError> {
-        if limit == 0 || limit > MAX_PAGE {
-            return Err(UserError::invalid(format!(
-                "limit must be between 1 and {MAX_PAGE}, got {limit}"
-            )));
-        }
-        let connection = self.connection()?;
-        let mut statement = connection.prepare_cached(
-            "SELECT id, name, email FROM users WHERE id > ?1 ORDER BY id LIMIT ?2",
-        )?;
-        let users = statement
-            .query_map(params![after, limit], user_from_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(users)
-    }
-
-    /// The user with this id.
-    ///
-    /// # Errors
-    ///
-    /// [`UserError::NotFound`]; [`UserError::Internal`] if the database fails.
-    #[smartasync]
-    pub fn get(&self, id: i64) -> Result<User, UserError> {
-        let connection = self.connection()?;
-        connection
-            .prepare_cached("SELECT id, name, email FROM users WHERE id = ?1")?
-            .query_row(params![id], user_from_row)
-            .optional()?
-            .ok_or(UserError::NotFound { id })
-    }
-
-    /// Stores a new user and returns it with its id.
-    ///
-    /// # Errors
-    ///
-    /// [`UserError::Invalid`] for a bad name or email; [`UserError::DuplicateEmail`];
-    /// [`UserError::Internal`] if the database fails.
-    #[smartasync]
-    pub fn create(&self, new: &NewUser) -> Result<User, UserError> {
-        let (name, email) = new.validated()?;
-        let connection = self.connection()?;
-        connection
-            .prepare_cached(
-                "INSERT INTO users (name, email) VALUES (?1, ?2) RETURNING id, name, email",
-            )?
-            .query_row(params![name, email], user_from_row)
-            .map_err(|error| write_error(error, &email))
-    }
-
-    /// Replaces the name and email of the user with this id, and returns the result.
-    ///
-    /// # Errors
-    ///
-    /// [`UserError::NotFound`]; [`UserError::Invalid`] for a bad name or email;
-    /// [`UserError::DuplicateEmail`] if another user has the email;
-    /// [`UserError::Internal`] if the database fails.
-    #[smartasync]
-    pub fn update(&self, id: i64, new: &NewUser) -> Result<User, UserError> {
-        let (name, email) = new.validated()?;
-        let connection = self.connection()?;
-        connection
-            .prepare_cached(
-                "UPDATE users SET name = ?2, email = ?3 WHERE id = ?1 RETURNING id, name, email",
-            )?
-            .query_row(params![id, name, email], user_from_row)
-            .optional()
-            .map_err(|error| write_error(error, &email))?
-            .ok_or(UserError::NotFound { id })
-    }
-
-    /// Deletes the user with this id.
-    ///
-    /// # Errors
-    ///
-    /// [`UserError::NotFound`]; [`UserError::Internal`] if the database fails.
-    #[smartasync]
-    pub fn delete(&self, id: i64) -> Result<(), UserError> {
-        let connection = self.connection()?;
-        let deleted = connection
-            .prepare_cached("DELETE FROM users WHERE id = ?1")?
-            .execute(params![id])?;
-        if deleted == 0 {
-            return Err(UserError::NotFound { id });
-        }
-        Ok(())
-    }
-
     /// A deliberately heavy query standing in for an expensive report: it walks `work` rows
     /// of a recursive CTE (about 10 ms per 100 000 rows on a laptop core).
     ///
@@ -488,5 +249,71 @@ impl UserStore {
             work,
             checksum,
         })
+    }
+}
+
+/// Each method is the blocking rusqlite code as written; `#[smartasync]` generates its
+/// `_async` entry, which runs the same body on the blocking pool (the store is a cheap
+/// `Clone` handle on its pool, so the entry takes its own copy).
+#[smartasync]
+impl Users for UserStore {
+    fn list(&self, after: i64, limit: u32) -> Result<Vec<User>, UserError> {
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(UserError::invalid(format!(
+                "limit must be between 1 and {MAX_PAGE}, got {limit}"
+            )));
+        }
+        let connection = self.connection()?;
+        let mut statement = connection.prepare_cached(
+            "SELECT id, name, email FROM users WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let users = statement
+            .query_map(params![after, limit], user_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(users)
+    }
+
+    fn get(&self, id: i64) -> Result<User, UserError> {
+        let connection = self.connection()?;
+        connection
+            .prepare_cached("SELECT id, name, email FROM users WHERE id = ?1")?
+            .query_row(params![id], user_from_row)
+            .optional()?
+            .ok_or(UserError::NotFound { id })
+    }
+
+    fn create(&self, new: &NewUser) -> Result<User, UserError> {
+        let (name, email) = new.validated()?;
+        let connection = self.connection()?;
+        connection
+            .prepare_cached(
+                "INSERT INTO users (name, email) VALUES (?1, ?2) RETURNING id, name, email",
+            )?
+            .query_row(params![name, email], user_from_row)
+            .map_err(|error| write_error(error, &email))
+    }
+
+    fn update(&self, id: i64, new: &NewUser) -> Result<User, UserError> {
+        let (name, email) = new.validated()?;
+        let connection = self.connection()?;
+        connection
+            .prepare_cached(
+                "UPDATE users SET name = ?2, email = ?3 WHERE id = ?1 RETURNING id, name, email",
+            )?
+            .query_row(params![id, name, email], user_from_row)
+            .optional()
+            .map_err(|error| write_error(error, &email))?
+            .ok_or(UserError::NotFound { id })
+    }
+
+    fn delete(&self, id: i64) -> Result<(), UserError> {
+        let connection = self.connection()?;
+        let deleted = connection
+            .prepare_cached("DELETE FROM users WHERE id = ?1")?
+            .execute(params![id])?;
+        if deleted == 0 {
+            return Err(UserError::NotFound { id });
+        }
+        Ok(())
     }
 }

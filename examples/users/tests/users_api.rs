@@ -5,6 +5,7 @@ mod support;
 
 use std::io::{Read, Write};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Client, Response, StatusCode, header};
@@ -573,7 +574,7 @@ async fn no_free_connection_is_503() {
         .await
         .unwrap()
         .with_connection_wait(Duration::from_millis(100));
-    let base = serve(store.clone()).await;
+    let base = serve(Arc::new(store.clone())).await;
     let http = http_client();
     let lock = WriteLock::take(db.path());
     let insert = tokio::spawn({

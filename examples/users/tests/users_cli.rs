@@ -1,8 +1,10 @@
-//! The sync CLI as a real process, alone and next to the API on the same SQLite file: a user
-//! the CLI adds is served by the API, and one the API creates is seen by the CLI.
+//! The sync CLI as a real process: alone on a SQLite file, next to the API on the same file
+//! (a user the CLI adds is served by the API, and one the API creates is seen by the CLI),
+//! and managing a live API over HTTP with `--remote`.
 
 mod support;
 
+use std::ffi::OsString;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -11,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use smartasync_example_users::User;
+use smartasync_example_users::{User, Users};
 use support::{TempDb, get_json, http_client, start};
 
 /// How long one run of the CLI may take (it normally takes milliseconds).
@@ -129,17 +131,32 @@ fn wait_with_deadline(child: &mut Child, deadline: Duration) -> Option<ExitStatu
     }
 }
 
-/// Runs the CLI on `db` with `args`.
-fn cli(db: &Path, args: &[&str]) -> Output {
+/// The backend of a CLI run: its first two arguments.
+#[derive(Clone, Debug)]
+struct Backend([OsString; 2]);
+
+impl From<&Path> for Backend {
+    fn from(db: &Path) -> Self {
+        Self(["--db".into(), db.into()])
+    }
+}
+
+/// `--remote <url>`.
+fn remote(url: &str) -> Backend {
+    Backend(["--remote".into(), url.into()])
+}
+
+/// Runs the CLI on `backend` with `args`.
+fn cli(backend: impl Into<Backend>, args: &[&str]) -> Output {
     run_with_deadline(
-        Command::new(cli_binary()).arg("--db").arg(db).args(args),
+        Command::new(cli_binary()).args(backend.into().0).args(args),
         CLI_DEADLINE,
     )
 }
 
 /// Runs the CLI, expects success, and returns its stdout.
-fn cli_ok(db: &Path, args: &[&str]) -> String {
-    let output = cli(db, args);
+fn cli_ok(backend: impl Into<Backend>, args: &[&str]) -> String {
+    let output = cli(backend, args);
     assert!(
         output.status.success(),
         "users_cli {args:?} failed: {}",
@@ -149,8 +166,8 @@ fn cli_ok(db: &Path, args: &[&str]) -> String {
 }
 
 /// Runs the CLI, expects exit status `code` and a message on stderr; returns the message.
-fn cli_err(db: &Path, args: &[&str], code: i32) -> String {
-    let output = cli(db, args);
+fn cli_err(backend: impl Into<Backend>, args: &[&str], code: i32) -> String {
+    let output = cli(backend, args);
     assert_eq!(
         output.status.code(),
         Some(code),
@@ -247,7 +264,7 @@ async fn cli_and_api_share_a_database() {
     // Run the CLI off the async workers: it is a blocking child process.
     let run = |args: &'static [&'static str]| {
         let path = db.path().to_owned();
-        tokio::task::spawn_blocking(move || cli_ok(&path, args))
+        tokio::task::spawn_blocking(move || cli_ok(path.as_path(), args))
     };
 
     // Added by the CLI, served by the API.
@@ -285,7 +302,7 @@ async fn cli_and_api_share_a_database() {
     // Removed by the CLI, gone from the API.
     let path = db.path().to_owned();
     let id = from_api.id.to_string();
-    let removed = tokio::task::spawn_blocking(move || cli_ok(&path, &["rm", &id]))
+    let removed = tokio::task::spawn_blocking(move || cli_ok(path.as_path(), &["rm", &id]))
         .await
         .unwrap();
     assert_eq!(removed.trim(), format!("deleted {}", from_api.id));
@@ -316,4 +333,127 @@ fn cli_with_an_unopenable_database_fails_fast() {
     assert!(stderr.contains("unable to open database file"), "{stderr}");
     assert!(stderr.contains(&db.display().to_string()), "{stderr}");
     assert!(!stderr.contains("timed out"), "{stderr}");
+}
+
+/// `users_cli --remote URL` manages a live API: every command goes over HTTP to the API
+/// (which serves a SQLite file this test reads directly), and the API's refusals come back
+/// as the same messages and exit status as the SQLite backend's (see `cli_crud_and_errors`).
+/// The CLI's code has no runtime: the blocking entries of the `async fn` bodies drive them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_manages_a_live_api_with_remote() {
+    let db = TempDb::new("remote");
+    let (base, store) = start(&db).await;
+    let run = |args: Vec<String>| {
+        let base = base.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            cli_ok(remote(&base), &args)
+        })
+    };
+    let run_err = |args: Vec<String>, code: i32| {
+        let base = base.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            cli_err(remote(&base), &args, code)
+        })
+    };
+    let words = |line: &str| line.split(' ').map(str::to_owned).collect::<Vec<_>>();
+
+    let ada = parse_users(
+        &run(words("add --name Ada --email Ada@Example.com"))
+            .await
+            .unwrap(),
+    )
+    .pop()
+    .unwrap();
+    assert_eq!(
+        (ada.name.as_str(), ada.email.as_str()),
+        ("Ada", "ada@example.com")
+    );
+    let bob = parse_users(
+        &run(words("add --name Bob --email bob@example.com"))
+            .await
+            .unwrap(),
+    )
+    .pop()
+    .unwrap();
+    // Stored in the API's database, as the CLI printed them.
+    assert_eq!(
+        store.list_async(0, 10).await.unwrap(),
+        vec![ada.clone(), bob.clone()]
+    );
+
+    let listed = parse_users(&run(words("list")).await.unwrap());
+    assert_eq!(listed, vec![ada.clone(), bob.clone()]);
+    let page = parse_users(
+        &run(words(&format!("list --after {} --limit 5", ada.id)))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(page, vec![bob.clone()]);
+    let got = parse_users(&run(words(&format!("get {}", bob.id))).await.unwrap());
+    assert_eq!(got, vec![bob.clone()]);
+
+    // The API's 409, 422 and 404, as the SQLite backend words them; exit status 1.
+    let duplicate = run_err(words("add --name Eve --email ADA@example.com"), 1)
+        .await
+        .unwrap();
+    assert!(
+        duplicate.contains("a user with email `ada@example.com` already exists"),
+        "{duplicate}"
+    );
+    let invalid = run_err(words("add --name Eve --email nowhere"), 1)
+        .await
+        .unwrap();
+    assert!(
+        invalid.contains("email `nowhere` is not an address"),
+        "{invalid}"
+    );
+    let missing = run_err(words("get 999"), 1).await.unwrap();
+    assert!(missing.contains("no user with id 999"), "{missing}");
+    let limit = run_err(words("list --limit 0"), 1).await.unwrap();
+    assert!(
+        limit.contains("limit must be between 1 and 1000"),
+        "{limit}"
+    );
+
+    let removed = run(words(&format!("rm {}", ada.id))).await.unwrap();
+    assert_eq!(removed.trim(), format!("deleted {}", ada.id));
+    run_err(words(&format!("rm {}", ada.id)), 1).await.unwrap();
+    assert_eq!(store.list_async(0, 10).await.unwrap(), vec![bob]);
+}
+
+/// A remote that does not answer (nothing listens on the port) fails at once with the
+/// connection's error, exit status 1; a URL that is not one, or both backends at once, are
+/// usage errors (exit status 2).
+#[test]
+fn cli_with_a_bad_remote_fails_fast() {
+    // A loopback port that was free a moment ago, now with nothing listening on it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    let refused = cli_err(remote(&url), &["list"], 1);
+    assert!(started.elapsed() < Duration::from_secs(10), "{refused}");
+    assert!(
+        refused.starts_with("error: the remote users API failed: GET "),
+        "{refused}"
+    );
+    assert!(refused.contains(&url), "{refused}");
+
+    let not_a_url = cli_err(remote("127.0.0.1:3000"), &["list"], 2);
+    assert!(not_a_url.contains("--remote"), "{not_a_url}");
+    cli_err(remote("ftp://127.0.0.1/"), &["list"], 2);
+    let temp = TempDb::new("both");
+    let both = run_with_deadline(
+        Command::new(cli_binary())
+            .arg("--db")
+            .arg(temp.path())
+            .args(["--remote", &url, "list"]),
+        CLI_DEADLINE,
+    );
+    assert_eq!(both.status.code(), Some(2), "{both:?}");
+    assert!(!temp.path().exists(), "the database was created");
 }

@@ -2,6 +2,7 @@
 //! loopback port, and an HTTP client that talks to it directly.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -36,10 +37,10 @@ impl Drop for TempDb {
     }
 }
 
-/// Serves the users API over `store` on an ephemeral loopback port of the current runtime;
-/// returns its base URL.
-pub async fn serve(store: UserStore) -> String {
-    let addr = users::spawn_server(users::router(store))
+/// Serves the users API over `backend` (SQLite or remote) on an ephemeral loopback port of
+/// the current runtime; returns its base URL.
+pub async fn serve(backend: Arc<dyn users::Users>) -> String {
+    let addr = users::spawn_server(users::router(backend))
         .await
         .expect("bind a loopback port");
     format!("http://{addr}")
@@ -50,7 +51,7 @@ pub async fn start(db: &TempDb) -> (String, UserStore) {
     let store = UserStore::open_async(db.path())
         .await
         .expect("open the store");
-    (serve(store.clone()).await, store)
+    (serve(Arc::new(store.clone())).await, store)
 }
 
 /// An HTTP client for loopback servers: no proxy (whatever `HTTP_PROXY` says) and a

@@ -1,0 +1,92 @@
+//! Choosing the backend at start-up: the `--db FILE` / `--remote URL` options shared by the
+//! CLI and the API.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use smartasync::smartasync;
+
+use crate::remote::RemoteUsers;
+use crate::store::UserStore;
+use crate::users::{UserError, Users};
+
+/// The backend a program serves or manages, from its command line: a SQLite file
+/// (`--db FILE`, the default) or a running users API (`--remote URL`). Flatten it into a
+/// clap parser; a URL that is not `http(s)` is a usage error.
+///
+/// ```
+/// use clap::Parser;
+/// use smartasync_example_users::Backend;
+///
+/// #[derive(Parser)]
+/// struct Args {
+///     #[command(flatten)]
+///     backend: Backend,
+/// }
+///
+/// let args = Args::try_parse_from(["prog", "--remote", "http://127.0.0.1:3000"])?;
+/// assert_eq!(args.backend.to_string(), "the users API at http://127.0.0.1:3000/");
+/// // Nothing is sent until the first call.
+/// let _users = args.backend.open()?;
+/// assert!(Args::try_parse_from(["prog", "--db", "a.db", "--remote", "http://x"]).is_err());
+/// assert!(Args::try_parse_from(["prog", "--remote", "ftp://x"]).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, clap::Args)]
+pub struct Backend {
+    // The help is an argument, not a doc comment: rustdoc reads `<temp dir>` as HTML.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        conflicts_with = "remote",
+        help = "SQLite database file, created if missing [default: <temp dir>/smartasync-users.db]"
+    )]
+    db: Option<PathBuf>,
+    /// Base URL of a running users API to use instead of a database file, e.g.
+    /// http://127.0.0.1:3000.
+    #[arg(long, global = true, value_name = "URL", value_parser = parse_remote)]
+    remote: Option<RemoteUsers>,
+}
+
+fn parse_remote(url: &str) -> Result<RemoteUsers, String> {
+    RemoteUsers::new(url).map_err(|error| error.to_string())
+}
+
+/// The database file used when neither `--db` nor `--remote` is given: one file in the temp
+/// dir, so that the CLI and the API share their data by default.
+pub fn default_database() -> PathBuf {
+    std::env::temp_dir().join("smartasync-users.db")
+}
+
+impl Backend {
+    /// The backend as the service's interface: the SQLite store opened (the file and its
+    /// schema created if needed), or the remote client. Opening a database is blocking
+    /// work, so async code awaits `open_async()`.
+    ///
+    /// # Errors
+    ///
+    /// As [`UserStore::open`]; a remote backend is not contacted before its first call.
+    #[smartasync]
+    pub fn open(&self) -> Result<Arc<dyn Users>, UserError> {
+        Ok(match &self.remote {
+            Some(remote) => Arc::new(remote.clone()),
+            None => Arc::new(UserStore::open(&self.database())?),
+        })
+    }
+
+    fn database(&self) -> PathBuf {
+        self.db.clone().unwrap_or_else(default_database)
+    }
+}
+
+/// What the backend is, for messages: `database <path>` or `the users API at <url>`.
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.remote {
+            Some(remote) => write!(f, "the users API at {}", remote.base_url()),
+            None => write!(f, "database {}", self.database().display()),
+        }
+    }
+}
