@@ -375,6 +375,32 @@ use proc_macro::TokenStream;
 /// A thread that runs a limited body holds its permit for nested blocking calls of the
 /// same function, so a body that calls itself does not wait for itself.
 ///
+/// ## `lane = PATH`
+///
+/// `#[smartasync(lane = L)]` on a `fn` body, where `L` is a `static smartasync::Lane`:
+/// every call of the body runs on one of the lane's threads, through either entry, in the
+/// order the calls arrived. Both entries take owned copies of the arguments, by the rules
+/// of the async entry of a `fn` body (a job for another thread must be `'static`); the
+/// blocking entry called on one of the lane's threads runs the body inline. On an
+/// `async fn` body, next to `in_place` or `limit` (size the lane instead), or on a trait's
+/// declaration, it is a compile error.
+///
+/// ```
+/// use smartasync::{smartasync, Lane};
+///
+/// static PARSER: Lane = Lane::new("parser");
+///
+/// #[smartasync(lane = PARSER)]
+/// fn words(text: &str) -> usize {
+///     text.split_whitespace().count()
+/// }
+///
+/// assert_eq!(words("one two"), 2);
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// assert_eq!(words_async("one two three").await, 3);
+/// # });
+/// ```
+///
 /// ## `skip`
 ///
 /// On a method inside an annotated `impl` block or trait: leaves it as written.
