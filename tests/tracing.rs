@@ -106,6 +106,28 @@ async fn relay() -> Seen {
     look_async().await
 }
 
+static TRACED: smartasync::Lane = smartasync::Lane::new("trace-lane");
+
+/// Written as `fn` on a lane: both entries run it on the lane's thread.
+#[smartasync(lane = TRACED)]
+fn look_on_lane() -> Seen {
+    Seen::here()
+}
+
+#[test]
+fn caller_span_is_current_in_a_lane_body_through_both_entries() {
+    install();
+    let mt = multi_thread("trace-lane-mt", 2);
+    let polled_in = tracing::info_span!("lane_polled_in");
+    let future = tracing::info_span!("lane_called_in").in_scope(look_on_lane_async);
+    let seen = polled_in.in_scope(|| mt.block_on(future));
+    assert_eq!(seen.thread.as_deref(), Some("trace-lane-0"));
+    assert_eq!(seen.span, Some("lane_called_in"));
+    let seen = tracing::info_span!("lane_blocking").in_scope(look_on_lane);
+    assert_eq!(seen.thread.as_deref(), Some("trace-lane-0"));
+    assert_eq!(seen.span, Some("lane_blocking"));
+}
+
 #[test]
 fn caller_span_is_current_in_offloaded_body_on_both_flavors() {
     install();

@@ -2,6 +2,7 @@
 
 use std::any::Any;
 use std::cell::Cell;
+use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -170,7 +171,6 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let body = in_current_span(body);
     Box::new(move || {
         if reply.is_closed() {
             return;
@@ -196,18 +196,23 @@ where
     T: Send + 'static,
 {
     let (reply, outcome) = oneshot::channel();
-    lane.push(job(body, reply));
+    lane.push(job(in_current_span(body), reply));
     resume(block_on(outcome))
 }
 
 /// The async entry of a lane's body: queued when first polled, awaited without holding a
 /// thread. Dropped before the body starts, the body never runs; after, it runs to the end.
-pub async fn run_async<F, T>(lane: &'static Lane, body: F) -> T
+// Not an `async fn`: the caller's span is taken when the entry is called, not when polled.
+#[allow(clippy::manual_async_fn)]
+pub fn run_async<F, T>(lane: &'static Lane, body: F) -> impl Future<Output = T> + Send + 'static
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let (reply, outcome) = oneshot::channel();
-    lane.push(job(body, reply));
-    resume(outcome.await)
+    let body = in_current_span(body);
+    async move {
+        let (reply, outcome) = oneshot::channel();
+        lane.push(job(body, reply));
+        resume(outcome.await)
+    }
 }
