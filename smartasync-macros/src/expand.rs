@@ -388,19 +388,20 @@ fn offload_call(plan: &Plan<'_>, spanned: bool, runner: Runner) -> TokenStream {
         return quote!({ #prelude #offload(#lane move || #body) });
     };
     // The permit is awaited before the body takes a thread, and goes with the body, whose
-    // thread is marked as holding it so that the written body takes no second one.
-    let permit = model::hidden("permit");
+    // thread holds it so that the written body takes no second one.
+    let offload = match pinned_output(&plan.function.sig.output) {
+        Some(output) => quote!(#krate::__private::offload_limited::<_, #output>),
+        None => quote!(#krate::__private::offload_limited),
+    };
+    let offload = if spanned {
+        bound::respan(offload, output_span)
+    } else {
+        offload
+    };
     quote!({
         #prelude
         #site
-        async move {
-            let #permit = __SMARTASYNC_LIMIT.acquire().await;
-            #offload(move || {
-                let #permit = #permit.hold();
-                #body
-            })
-            .await
-        }
+        #offload(&__SMARTASYNC_LIMIT, move || #body)
     })
 }
 

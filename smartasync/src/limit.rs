@@ -3,7 +3,7 @@
 //!
 //! Each entry of a limited function holds a [`LimitSite`] in a `static`; sites of the same
 //! function (its blocking and async entries, every generic instantiation) find one shared
-//! [`Limit`] by a key made of where the attribute was written and the function's name. The
+//! `Limit` by a key made of where the attribute was written and the function's name. The
 //! async entry takes its permit before the body takes a thread, and marks the thread that
 //! runs the body as holding it, so that the written body (which is also the blocking entry)
 //! does not take a second one.
@@ -14,14 +14,21 @@ use std::sync::{Mutex, OnceLock};
 
 use tokio::sync::{Semaphore, SemaphorePermit};
 
+use std::future::Future;
+
+use tokio::runtime::{Handle, RuntimeFlavor};
+use tokio::task::JoinHandle;
+
 use crate::block_on::block_on;
+use crate::runtime;
+use crate::unblock::{in_current_span, resume, run_on};
 
 /// The permits of one limited function, for the life of the process.
 pub struct Limit {
     semaphore: Semaphore,
 }
 
-/// Where an entry of a limited function finds its [`Limit`].
+/// Where an entry of a limited function finds its limit.
 pub struct LimitSite {
     key: &'static str,
     permits: usize,
@@ -142,4 +149,62 @@ impl Limit {
 thread_local! {
     /// The limits whose permit this thread holds for the body it is running.
     static HELD: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The async entry of a limited `fn` body: waits for a permit without holding a thread,
+/// then runs the body on the awaiting runtime's blocking pool with the permit, which its
+/// thread holds for nested blocking calls.
+///
+/// On a current-thread runtime the wait happens in a task of the process-wide runtime,
+/// which then hands the body to the awaiting runtime's pool. Tokio's semaphore gives a
+/// freed permit to the first waiter in line: were that a task of a current-thread runtime
+/// whose thread is blocked in a sync call of the same function (as in a `#[tokio::test]`
+/// that mixes both entries), the permit would wait for a task that cannot run, and the
+/// sync caller for the permit. Dropping the future before the body starts gives up its
+/// place; the body then never runs.
+pub fn offload<F, R>(site: &'static LimitSite, body: F) -> impl Future<Output = R> + Send + 'static
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let body = in_current_span(body);
+    async move {
+        let current = Handle::try_current().ok();
+        match current {
+            Some(handle) if handle.runtime_flavor() == RuntimeFlavor::CurrentThread => {
+                let task = runtime::handle().spawn(async move {
+                    let permit = site.acquire().await;
+                    run_on(&handle, move || {
+                        let _held = permit.hold();
+                        body()
+                    })
+                    .await
+                });
+                let mut task = AbortOnDrop(task);
+                match (&mut task.0).await {
+                    Ok(output) => output,
+                    Err(error) => resume(error),
+                }
+            }
+            current => {
+                let permit = site.acquire().await;
+                let handle = current.unwrap_or_else(|| runtime::handle().clone());
+                run_on(&handle, move || {
+                    let _held = permit.hold();
+                    body()
+                })
+                .await
+            }
+        }
+    }
+}
+
+/// A task aborted when its awaiting future is dropped: waiting for a permit, it leaves the
+/// queue; running a body on the blocking pool, the body goes on to its end.
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

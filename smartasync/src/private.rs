@@ -274,3 +274,19 @@ where
     });
     T::smartasync_unpack(returned.value)
 }
+
+/// The async entry of a `fn` body under `limit`: [`offload`], with a permit awaited first.
+pub fn offload_limited<F, T>(
+    site: &'static LimitSite,
+    body: F,
+) -> impl Future<Output = T> + Send + 'static
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Returnable,
+{
+    let task = crate::limit::offload(site, move || Returned {
+        value: body().smartasync_pack(),
+        marker: PhantomData::<fn() -> T>,
+    });
+    async move { T::smartasync_unpack(task.await.value) }
+}

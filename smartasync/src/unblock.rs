@@ -52,6 +52,17 @@ where
     async move {
         let current = Handle::try_current();
         let handle = current.as_ref().unwrap_or_else(|_| runtime::handle());
+        run_on(handle, f).await
+    }
+}
+
+/// Runs `f` on `handle`'s blocking pool and awaits it, resuming its panic here.
+pub(crate) async fn run_on<F, R>(handle: &Handle, f: F) -> R
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    {
         let task = if handle.runtime_flavor() == RuntimeFlavor::CurrentThread {
             // Tell a nested `block_on` that this is a blocking thread of that runtime, not
             // its (possibly busy) own thread.
@@ -70,7 +81,7 @@ where
     }
 }
 
-fn resume(error: JoinError) -> ! {
+pub(crate) fn resume(error: JoinError) -> ! {
     match error.try_into_panic() {
         Ok(payload) => panic::resume_unwind(payload),
         Err(error) => panic!(

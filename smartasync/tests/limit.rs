@@ -411,3 +411,35 @@ fn trait_impls_and_free_functions_with_a_constant() {
         assert_eq!(FREE.peak(), 2);
     });
 }
+
+static BUSY: LazyLock<Gauge> = LazyLock::new(Gauge::default);
+
+#[smartasync(limit = 1)]
+fn busy(millis: u64) -> u64 {
+    let _running = BUSY.enter();
+    thread::sleep(Duration::from_millis(millis));
+    millis
+}
+
+/// Regression: on a current-thread runtime, an async caller queued for the permit and a
+/// sync caller of the same function on the runtime's thread. Were the permit handed to the
+/// queued task, it would wait for its paused runtime, and the sync caller for the permit.
+#[test]
+fn a_sync_caller_on_a_current_thread_runtime_is_not_stuck_behind_its_own_queued_task() {
+    support::within("current-thread mix", || {
+        let holder = thread::spawn(|| busy(200));
+        while BUSY.runs() == 0 {
+            thread::sleep(Duration::from_millis(1));
+        }
+        let runtime = support::current_thread("limit-mix");
+        let (sync, queued) = runtime.block_on(async {
+            let queued = tokio::spawn(busy_async(0));
+            tokio::task::yield_now().await;
+            let sync = busy(0);
+            (sync, queued.await.unwrap())
+        });
+        assert_eq!((sync, queued), (0, 0));
+        assert_eq!(holder.join().unwrap(), 200);
+        assert_eq!(BUSY.peak(), 1);
+    });
+}

@@ -27,20 +27,16 @@ where
         ),
         4,
     );
-    async move {
-        let __smartasync_permit = __SMARTASYNC_LIMIT.acquire().await;
-        ::smartasync::__private::offload::<
-            _,
-            usize,
-        >(move || {
-                let __smartasync_permit = __smartasync_permit.hold();
-                Self::write(
-                    ::smartasync::__private::Shared::lend(&__smartasync_self),
-                    ::smartasync::__private::Copied::lend(&row),
-                )
-            })
-            .await
-    }
+    ::smartasync::__private::offload_limited::<
+        _,
+        usize,
+    >(
+        &__SMARTASYNC_LIMIT,
+        move || Self::write(
+            ::smartasync::__private::Shared::lend(&__smartasync_self),
+            ::smartasync::__private::Copied::lend(&row),
+        ),
+    )
 }
 async fn send_async(&self, row: String) -> usize {
     static __SMARTASYNC_LIMIT: ::smartasync::__private::LimitSite = ::smartasync::__private::LimitSite::new(
@@ -85,20 +81,16 @@ where
         ),
         1,
     );
-    async move {
-        let __smartasync_permit = __SMARTASYNC_LIMIT.acquire().await;
-        ::smartasync::__private::offload::<
-            _,
-            u32,
-        >(move || {
-                let __smartasync_permit = __smartasync_permit.hold();
-                {
-                    let data = ::smartasync::__private::Copied::lend(&data);
-                    data.iter().map(|byte| u32::from(*byte)).sum()
-                }
-            })
-            .await
-    }
+    ::smartasync::__private::offload_limited::<
+        _,
+        u32,
+    >(
+        &__SMARTASYNC_LIMIT,
+        move || {
+            let data = ::smartasync::__private::Copied::lend(&data);
+            data.iter().map(|byte| u32::from(*byte)).sum()
+        },
+    )
 }
 fn feed(&mut self, text: &str) -> usize {
     static __SMARTASYNC_LIMIT: ::smartasync::__private::LimitSite = ::smartasync::__private::LimitSite::new(

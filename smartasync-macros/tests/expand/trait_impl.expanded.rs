@@ -158,20 +158,16 @@ impl Store for Sqlite {
                 ),
                 1,
             );
-            async move {
-                let __smartasync_permit = __SMARTASYNC_LIMIT.acquire().await;
-                ::smartasync::__private::offload::<
-                    _,
-                    u64,
-                >(move || {
-                        let __smartasync_permit = __smartasync_permit.hold();
-                        <Self as Store>::put(
-                            ::smartasync::__private::Shared::lend(&__smartasync_self),
-                            ::smartasync::__private::Moved::into_inner(row),
-                        )
-                    })
-                    .await
-            }
+            ::smartasync::__private::offload_limited::<
+                _,
+                u64,
+            >(
+                &__SMARTASYNC_LIMIT,
+                move || <Self as Store>::put(
+                    ::smartasync::__private::Shared::lend(&__smartasync_self),
+                    ::smartasync::__private::Moved::into_inner(row),
+                ),
+            )
         })
     }
 }
