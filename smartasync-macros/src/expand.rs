@@ -389,6 +389,7 @@ fn offload_call(plan: &Plan<'_>, spanned: bool, runner: Runner) -> TokenStream {
     };
     // The permit is awaited before the body takes a thread, and goes with the body, whose
     // thread holds it so that the written body takes no second one.
+    let owner = limit_owner(plan);
     let offload = match pinned_output(&plan.function.sig.output) {
         Some(output) => quote!(#krate::__private::offload_limited::<_, #output>),
         None => quote!(#krate::__private::offload_limited),
@@ -401,7 +402,7 @@ fn offload_call(plan: &Plan<'_>, spanned: bool, runner: Runner) -> TokenStream {
     quote!({
         #prelude
         #site
-        #offload(&__SMARTASYNC_LIMIT, move || #body)
+        #offload(&__SMARTASYNC_LIMIT, #owner, move || #body)
     })
 }
 
@@ -449,6 +450,17 @@ fn limit_site(plan: &Plan<'_>) -> Option<TokenStream> {
     })
 }
 
+/// Who a limited function belongs to, which with the place of the attribute and the name
+/// identifies it at run time: `Self` for a method (the attribute may have been written by a
+/// `macro_rules!` for several types at one place), the module for a function without it.
+fn limit_owner(plan: &Plan<'_>) -> TokenStream {
+    if plan.copies_body() {
+        quote!(::core::module_path!())
+    } else {
+        quote!(::core::any::type_name::<Self>())
+    }
+}
+
 /// The statements that take a permit before a body runs: waited for on this thread
 /// (unless it holds one handed over by the async entry), or awaited.
 fn limit_prelude(plan: &Plan<'_>, awaited: bool) -> TokenStream {
@@ -456,10 +468,11 @@ fn limit_prelude(plan: &Plan<'_>, awaited: bool) -> TokenStream {
         return TokenStream::new();
     };
     let permit = model::hidden("permit");
+    let owner = limit_owner(plan);
     if awaited {
-        quote!(#site let #permit = __SMARTASYNC_LIMIT.acquire().await;)
+        quote!(#site let #permit = __SMARTASYNC_LIMIT.acquire(#owner).await;)
     } else {
-        quote!(#site let #permit = __SMARTASYNC_LIMIT.enter();)
+        quote!(#site let #permit = __SMARTASYNC_LIMIT.enter(#owner);)
     }
 }
 
@@ -470,7 +483,8 @@ fn held_prelude(plan: &Plan<'_>) -> TokenStream {
         return TokenStream::new();
     };
     let permit = model::hidden("permit");
-    quote!(#site let #permit = __SMARTASYNC_LIMIT.acquire().await.hold();)
+    let owner = limit_owner(plan);
+    quote!(#site let #permit = __SMARTASYNC_LIMIT.acquire(#owner).await.hold();)
 }
 
 /// The written body under the limit, if any.

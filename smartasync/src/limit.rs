@@ -54,27 +54,34 @@ impl LimitSite {
         }
     }
 
-    /// The function's limit, shared with every other site of the same key.
-    pub fn limit(&'static self) -> &'static Limit {
+    /// The function's limit, shared with every other site of the same key and `owner`:
+    /// the type the function is a method of (`type_name::<Self>()`, whose generic
+    /// arguments are left out so that every instantiation shares one limit), or the
+    /// module of a function without `self`. The owner tells apart functions that one
+    /// `macro_rules!` call writes at one place for several types.
+    pub fn limit(&'static self, owner: &str) -> &'static Limit {
         self.limit.get_or_init(|| {
-            static LIMITS: OnceLock<Mutex<HashMap<&'static str, &'static Limit>>> = OnceLock::new();
+            static LIMITS: OnceLock<Mutex<HashMap<String, &'static Limit>>> = OnceLock::new();
+            let owner = owner.split('<').next().unwrap_or(owner);
             let mut limits = LIMITS
                 .get_or_init(Mutex::default)
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            limits.entry(self.key).or_insert_with(|| {
-                Box::leak(Box::new(Limit {
-                    semaphore: Semaphore::new(self.permits),
-                }))
-            })
+            limits
+                .entry(format!("{owner}@{}", self.key))
+                .or_insert_with(|| {
+                    Box::leak(Box::new(Limit {
+                        semaphore: Semaphore::new(self.permits),
+                    }))
+                })
         })
     }
 
     /// For the written body (the blocking entry): a permit, waited for here and held by
     /// this thread while the body runs, unless this thread holds one of this limit already
     /// (handed over by the async entry, or taken by an outer call of the same function).
-    pub fn enter(&'static self) -> Entered {
-        let limit = self.limit();
+    pub fn enter(&'static self, owner: &str) -> Entered {
+        let limit = self.limit(owner);
         if limit.is_held_here() {
             return Entered(None);
         }
@@ -87,8 +94,8 @@ impl LimitSite {
 
     /// For the async entry: a permit, awaited without holding a thread. Dropping the future
     /// gives up its place in the queue.
-    pub async fn acquire(&'static self) -> Permit {
-        let limit = self.limit();
+    pub async fn acquire(&'static self, owner: &str) -> Permit {
+        let limit = self.limit(owner);
         let permit = limit
             .semaphore
             .acquire()
@@ -162,7 +169,11 @@ thread_local! {
 /// that mixes both entries), the permit would wait for a task that cannot run, and the
 /// sync caller for the permit. Dropping the future before the body starts gives up its
 /// place; the body then never runs.
-pub fn offload<F, R>(site: &'static LimitSite, body: F) -> impl Future<Output = R> + Send + 'static
+pub fn offload<F, R>(
+    site: &'static LimitSite,
+    owner: &'static str,
+    body: F,
+) -> impl Future<Output = R> + Send + 'static
 where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
@@ -173,7 +184,7 @@ where
         match current {
             Some(handle) if handle.runtime_flavor() == RuntimeFlavor::CurrentThread => {
                 let task = runtime::handle().spawn(async move {
-                    let permit = site.acquire().await;
+                    let permit = site.acquire(owner).await;
                     run_on(&handle, move || {
                         let _held = permit.hold();
                         body()
@@ -187,7 +198,7 @@ where
                 }
             }
             current => {
-                let permit = site.acquire().await;
+                let permit = site.acquire(owner).await;
                 let handle = current.unwrap_or_else(|| runtime::handle().clone());
                 run_on(&handle, move || {
                     let _held = permit.hold();

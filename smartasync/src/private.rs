@@ -278,13 +278,14 @@ where
 /// The async entry of a `fn` body under `limit`: [`offload`], with a permit awaited first.
 pub fn offload_limited<F, T>(
     site: &'static LimitSite,
+    owner: &'static str,
     body: F,
 ) -> impl Future<Output = T> + Send + 'static
 where
     F: FnOnce() -> T + Send + 'static,
     T: Returnable,
 {
-    let task = crate::limit::offload(site, move || Returned {
+    let task = crate::limit::offload(site, owner, move || Returned {
         value: body().smartasync_pack(),
         marker: PhantomData::<fn() -> T>,
     });

@@ -443,3 +443,49 @@ fn a_sync_caller_on_a_current_thread_runtime_is_not_stuck_behind_its_own_queued_
         assert_eq!(BUSY.peak(), 1);
     });
 }
+
+/// Regression: one `macro_rules!` call that writes the same limited method for two types
+/// puts both attributes at one place; each type still has its own limit.
+macro_rules! two_stores {
+    ($first:ident, $second:ident) => {
+        #[derive(Clone, Default)]
+        struct $first(Arc<Gauge>);
+
+        #[derive(Clone, Default)]
+        struct $second(Arc<Gauge>);
+
+        impl $first {
+            #[smartasync(limit = 1)]
+            fn write(&self, millis: u64) -> u64 {
+                let _running = self.0.enter();
+                thread::sleep(Duration::from_millis(millis));
+                millis
+            }
+        }
+
+        impl $second {
+            #[smartasync(limit = 1)]
+            fn write(&self, millis: u64) -> u64 {
+                let _running = self.0.enter();
+                thread::sleep(Duration::from_millis(millis));
+                millis
+            }
+        }
+    };
+}
+
+two_stores!(First, Second);
+
+#[test]
+fn functions_written_at_one_place_by_a_macro_have_their_own_limits() {
+    support::within("macro_rules", || {
+        let shared = Arc::new(Gauge::default());
+        let (first, second) = (First(Arc::clone(&shared)), Second(Arc::clone(&shared)));
+        let runtime = support::multi_thread("limit-macro", 2);
+        runtime.block_on(async {
+            let (a, b) = tokio::join!(first.write_async(100), second.write_async(100));
+            assert_eq!(a + b, 200);
+        });
+        assert_eq!(shared.peak(), 2, "each type's one permit, at the same time");
+    });
+}
