@@ -56,7 +56,7 @@ pub mod probe;
 mod service;
 
 pub use service::{
-    CALLS, MAX_DEPTH, METERED_LIMIT, Outcome, Plan, Refused, Service, SoakPanic, checksum,
+    Call, MAX_DEPTH, METERED_LIMIT, Outcome, Plan, Refused, Service, SoakPanic, checksum,
     checksum_async, lookup, lookup_async,
 };
 
@@ -333,7 +333,7 @@ impl Soak {
 
     /// Counts a call's answer under what it is, after checking it against its plan.
     fn account(&self, plan: Plan, via: &str, answer: Answer) {
-        let expected = expected_value(plan);
+        let expected = plan.expected();
         let counter = match (&answer, plan.outcome) {
             (Ok(Ok(value)), Outcome::Value) if *value == expected => &self.tally.ok,
             (Ok(Err(error)), Outcome::Refuse) if *error == Refused::of(plan.id) => {
@@ -362,14 +362,6 @@ impl Soak {
     }
 }
 
-/// The `Ok` value that `plan` must produce: its value, plus 1 per level of a chain.
-fn expected_value(plan: Plan) -> u64 {
-    match plan.call {
-        4 | 5 => plan.value() + u64::from(plan.depth),
-        _ => plan.value(),
-    }
-}
-
 fn describe(payload: &(dyn Any + Send)) -> String {
     if let Some(panic) = payload.downcast_ref::<SoakPanic>() {
         format!("{panic:?}")
@@ -385,38 +377,27 @@ fn describe(payload: &(dyn Any + Send)) -> String {
 /// The blocking entry of the function `plan` names.
 fn call_blocking(service: &Service, plan: Plan) -> Result<u64, Refused> {
     match plan.call {
-        0 => service.compute(plan),
-        1 => service.fetch(plan),
-        2 => checksum(&plan.id.to_le_bytes(), plan),
-        3 => lookup(&plan.id.to_string(), plan),
-        4 => service.descend(plan.depth, plan),
-        5 => service.ascend(plan.depth, plan),
-        LIMITED => service.metered(plan),
-        _ => unreachable!("a plan names one of {CALLS} calls"),
+        Call::Compute => service.compute(plan),
+        Call::Fetch => service.fetch(plan),
+        Call::Checksum => checksum(&plan.id.to_le_bytes(), plan),
+        Call::Lookup => lookup(&plan.id.to_string(), plan),
+        Call::Descend => service.descend(plan.depth, plan),
+        Call::Ascend => service.ascend(plan.depth, plan),
+        Call::Metered => service.metered(plan),
     }
 }
 
 /// The async entry of the function `plan` names.
 async fn call_async(service: &Service, plan: Plan) -> Result<u64, Refused> {
     match plan.call {
-        0 => service.compute_async(plan).await,
-        1 => service.fetch_async(plan).await,
-        2 => checksum_async(&plan.id.to_le_bytes(), plan).await,
-        3 => lookup_async(&plan.id.to_string(), plan).await,
-        4 => service.descend_async(plan.depth, plan).await,
-        5 => service.ascend_async(plan.depth, plan).await,
-        LIMITED => service.metered_async(plan).await,
-        _ => unreachable!("a plan names one of {CALLS} calls"),
+        Call::Compute => service.compute_async(plan).await,
+        Call::Fetch => service.fetch_async(plan).await,
+        Call::Checksum => checksum_async(&plan.id.to_le_bytes(), plan).await,
+        Call::Lookup => lookup_async(&plan.id.to_string(), plan).await,
+        Call::Descend => service.descend_async(plan.depth, plan).await,
+        Call::Ascend => service.ascend_async(plan.depth, plan).await,
+        Call::Metered => service.metered_async(plan).await,
     }
-}
-
-/// The call that [`Plan::call`] gives to the limited method, [`Service::metered`].
-const LIMITED: u8 = 6;
-
-/// Whether the async entry of `plan`'s function is that of a `fn` body, which needs no
-/// Tokio context from its caller (it offloads to the blocking pool).
-fn offloads(plan: Plan) -> bool {
-    matches!(plan.call, 0 | 2 | 4 | LIMITED)
 }
 
 /// A blocking call, its panic caught.
@@ -440,7 +421,7 @@ fn plain_loop(soak: &Soak) {
         match plan.route(3) {
             0 => blocking_call(soak, plan, "plain thread, blocking entry"),
             1 => block_on_call(soak, plan, "plain thread, smartasync::block_on"),
-            _ if offloads(plan) => {
+            _ if plan.call.offloads() => {
                 let answer = panic::catch_unwind(AssertUnwindSafe(|| {
                     futures::executor::block_on(call_async(&soak.service, plan))
                 }));
@@ -471,7 +452,7 @@ fn blocking_pool_loop(soak: &Soak) {
 async fn task_loop(soak: Arc<Soak>, context: &'static str, block_on_limited: bool) {
     while let Some(plan) = soak.next() {
         let route = match plan.route(4) {
-            0 | 1 if plan.call == LIMITED && !block_on_limited => 2,
+            0 | 1 if plan.call == Call::Metered && !block_on_limited => 2,
             route => route,
         };
         match route {

@@ -22,8 +22,8 @@ pub const MAX_DEPTH: u32 = 4;
 pub struct Plan {
     /// The call's number in this run.
     pub id: u64,
-    /// Which entry of which function the caller uses ([`CALLS`] of them).
-    pub call: u8,
+    /// Which function the caller calls (the caller picks the entry).
+    pub call: Call,
     /// How the body ends.
     pub outcome: Outcome,
     /// Levels of sync ↔ async crossings, for the chain functions.
@@ -43,8 +43,46 @@ pub enum Outcome {
     Panic,
 }
 
-/// The number of distinct calls a plan can name (see [`crate::call_blocking`]).
-pub const CALLS: u8 = 7;
+/// The functions a plan can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Call {
+    /// [`Service::compute`], a `fn` body.
+    Compute,
+    /// [`Service::fetch`], an `async fn` body.
+    Fetch,
+    /// [`checksum`], a free `fn`.
+    Checksum,
+    /// [`lookup`], a free `async fn`.
+    Lookup,
+    /// [`Service::descend`], a chain that starts with a `fn` body.
+    Descend,
+    /// [`Service::ascend`], a chain that starts with an `async fn` body.
+    Ascend,
+    /// [`Service::metered`], a `fn` body under `limit = 2`.
+    Metered,
+}
+
+impl Call {
+    /// Every function, in the order plans pick them.
+    pub const ALL: [Self; 7] = [
+        Self::Compute,
+        Self::Fetch,
+        Self::Checksum,
+        Self::Lookup,
+        Self::Descend,
+        Self::Ascend,
+        Self::Metered,
+    ];
+
+    /// Whether the async entry is that of a `fn` body, which needs no Tokio context from
+    /// its caller (it offloads the body to a blocking pool).
+    pub fn offloads(self) -> bool {
+        matches!(
+            self,
+            Self::Compute | Self::Checksum | Self::Descend | Self::Metered
+        )
+    }
+}
 
 impl Plan {
     /// The plan of call `id`: about 5% of bodies panic and 10% return `Err`.
@@ -57,7 +95,7 @@ impl Plan {
         };
         Self {
             id,
-            call: ((h >> 8) % u64::from(CALLS)) as u8,
+            call: Call::ALL[((h >> 8) % Call::ALL.len() as u64) as usize],
             outcome,
             depth: ((h >> 16) % u64::from(MAX_DEPTH + 1)) as u32,
             pause: (h >> 24) % 16 == 0,
@@ -72,6 +110,14 @@ impl Plan {
     /// The value a body returns for this plan before any chain level adds to it.
     pub fn value(&self) -> u64 {
         self.id.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// The `Ok` value the call must return: [`Plan::value`], plus 1 per level of a chain.
+    pub fn expected(&self) -> u64 {
+        match self.call {
+            Call::Descend | Call::Ascend => self.value() + u64::from(self.depth),
+            _ => self.value(),
+        }
     }
 }
 
@@ -169,7 +215,7 @@ impl Service {
     }
 
     /// A blocking body of which at most [`METERED_LIMIT`] run at once in the process.
-    #[smartasync(limit = 2)]
+    #[smartasync(limit = METERED_LIMIT)]
     pub fn metered(&self, plan: Plan) -> Result<u64, Refused> {
         let (running, peak) = &*self.metered;
         let now = running.fetch_add(1, Ordering::SeqCst) + 1;
