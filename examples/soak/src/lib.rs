@@ -628,3 +628,56 @@ fn monitor(warm_up_ends: Instant, deadline: Instant, done: &AtomicBool) -> Sampl
     }
     samples
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn passing() -> Report {
+        Report {
+            calls: 10,
+            ok: 7,
+            errors_returned: 2,
+            panics_caught: 1,
+            wrong: 0,
+            lost: 0,
+            wrong_examples: Vec::new(),
+            stuck_drivers: Vec::new(),
+            metered_peak: METERED_LIMIT,
+            threads_peak: Some(40),
+            threads_after_warm_up: Some(30),
+            threads_bound: 100,
+            rss_growth_kib: Some(-12),
+            rss_after_warm_up_kib: Some(6000),
+            warm_up: Duration::from_secs(1),
+            elapsed: Duration::from_secs(5),
+        }
+    }
+
+    #[test]
+    fn each_broken_bound_is_a_failure() {
+        assert_eq!(passing().failures(), Vec::<String>::new());
+        let broken: [fn(&mut Report); 6] = [
+            |r| r.lost = 1,
+            |r| r.wrong = 1,
+            |r| r.stuck_drivers.push("soak-plain-0 (still running)".into()),
+            |r| r.metered_peak = METERED_LIMIT + 1,
+            |r| r.threads_peak = Some(101),
+            |r| r.rss_growth_kib = Some(RSS_GROWTH_BOUND_KIB as i64 + 1),
+        ];
+        for breaks in broken {
+            let mut report = passing();
+            breaks(&mut report);
+            assert_eq!(report.failures().len(), 1, "{report:?}");
+        }
+    }
+
+    #[test]
+    fn the_summary_line_has_the_agreed_form() {
+        assert_eq!(
+            passing().summary(),
+            "soak: calls=10 panics_caught=1 errors_returned=2 lost=0 threads_peak=40 \
+             rss_growth_kib=0"
+        );
+    }
+}
