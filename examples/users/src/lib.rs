@@ -38,12 +38,15 @@
 
 mod api;
 mod backend;
+mod lane_store;
 mod remote;
+pub mod sql;
 mod store;
 mod users;
 
 pub use api::*;
 pub use backend::*;
+pub use lane_store::*;
 pub use remote::*;
 pub use store::*;
 pub use users::*;
