@@ -124,17 +124,19 @@ impl LaneStore {
         &self,
         query: impl FnOnce(&Connection) -> Result<T, UserError>,
     ) -> Result<T, UserError> {
-        CONNECTIONS.with(|connections| match connections.borrow().get(&self.handle.id) {
-            Some(connection) => query(connection),
-            None => Err(UserError::Internal(
-                format!(
-                    "no connection for `{}` on this thread (not the lane `{}`)",
-                    self.handle.path.display(),
-                    USERS_DB.name()
-                )
-                .into(),
-            )),
-        })
+        CONNECTIONS.with(
+            |connections| match connections.borrow().get(&self.handle.id) {
+                Some(connection) => query(connection),
+                None => Err(UserError::Internal(
+                    format!(
+                        "no connection for `{}` on this thread (not the lane `{}`)",
+                        self.handle.path.display(),
+                        USERS_DB.name()
+                    )
+                    .into(),
+                )),
+            },
+        )
     }
 }
 

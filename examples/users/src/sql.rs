@@ -132,7 +132,9 @@ pub fn get(connection: &Connection, id: i64) -> Result<User, UserError> {
 pub fn create(connection: &Connection, new: &NewUser) -> Result<User, UserError> {
     let (name, email) = new.validated()?;
     connection
-        .prepare_cached("INSERT INTO users (name, email) VALUES (?1, ?2) RETURNING id, name, email")?
+        .prepare_cached(
+            "INSERT INTO users (name, email) VALUES (?1, ?2) RETURNING id, name, email",
+        )?
         .query_row(params![name, email], user_from_row)
         .map_err(|error| write_error(error, &email))
 }
