@@ -2,12 +2,14 @@
 //!
 //! The handlers (in `smartasync_example_users::router`) await `users.get_async(id)` and
 //! friends on an `Arc<dyn Users>`: with `--db FILE`, the same plain rusqlite methods the CLI
-//! calls, run on the blocking pool so the async workers stay free; with `--remote URL`,
+//! calls, run on the blocking pool so the async workers stay free (or, with `--store lane`,
+//! on the one thread of the `users-db` lane, which owns the connection); with `--remote URL`,
 //! `async fn`s over reqwest that forward each call to the API at that URL and map its
 //! answers back, so this API answers as that one would.
 //!
 //! ```text
 //! cargo run --example users_api -- --addr 127.0.0.1:3000 --db /tmp/users.db
+//! cargo run --example users_api -- --addr 127.0.0.1:3000 --db /tmp/users.db --store lane
 //! cargo run --example users_api -- --addr 127.0.0.1:3001 --remote http://127.0.0.1:3000
 //! curl -s localhost:3001/users -H 'content-type: application/json' \
 //!      -d '{"name":"Ada","email":"ada@example.com"}'

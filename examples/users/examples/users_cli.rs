@@ -2,13 +2,14 @@
 //!
 //! It calls the very methods the Axum API awaits (`users.create(&new)` here,
 //! `users.create_async(&new).await` there) on an `Arc<dyn Users>`: a SQLite file
-//! (`--db FILE`, whose methods are blocking code as written) or a running users API
-//! (`--remote URL`, whose methods are `async fn`s over reqwest, driven here by their
-//! blocking entries). This code cannot tell them apart.
+//! (`--db FILE`, whose methods are blocking code as written, run on this thread with the
+//! pooled store, or queued to the `users-db` lane thread with `--store lane`) or a running
+//! users API (`--remote URL`, whose methods are `async fn`s over reqwest, driven here by
+//! their blocking entries). This code cannot tell them apart.
 //!
 //! ```text
 //! cargo run --example users_cli -- --db /tmp/users.db add --name Ada --email ada@example.com
-//! cargo run --example users_cli -- --db /tmp/users.db list
+//! cargo run --example users_cli -- --db /tmp/users.db --store lane list
 //! cargo run --example users_cli -- --remote http://127.0.0.1:3000 get 1
 //! cargo run --example users_cli -- --remote http://127.0.0.1:3000 rm 1
 //! ```

@@ -48,13 +48,25 @@ impl ApiError {
     }
 }
 
+/// Seconds a client is asked to wait before retrying after a 503 (its `Retry-After`): a
+/// busy store is a matter of moments, a burst of writes drains in well under a second.
+pub const RETRY_AFTER_SECS: u64 = 1;
+
+/// A JSON body `{"error": "..."}`; a 503 also says when to retry (`Retry-After`), so that a
+/// client can tell a deliberate "not now" from a failure.
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             Json(serde_json::json!({ "error": self.message })),
         )
-            .into_response()
+            .into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, RETRY_AFTER_SECS.into());
+        }
+        response
     }
 }
 
@@ -215,8 +227,9 @@ async fn wrong_method(method: Method, uri: Uri) -> ApiError {
 /// | `DELETE /users/{id}` | 204; 404 |
 ///
 /// Every error has a JSON body `{"error": "..."}`; a route that touches the store answers
-/// 503 when the store is busy (over SQLite: no pooled connection came free within the
-/// store's connection wait; over a remote API: that API answered 503), and 502 when the
+/// 503 with `Retry-After` when the store is busy (over SQLite: no pooled connection came
+/// free within the store's connection wait, or the file stayed locked by another process
+/// past the busy timeout; over a remote API: that API answered 503), and 502 when the
 /// remote API behind it fails or cannot be reached.
 ///
 /// ```

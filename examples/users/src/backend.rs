@@ -7,13 +7,15 @@ use std::sync::Arc;
 
 use smartasync::smartasync;
 
+use crate::lane_store::LaneStore;
 use crate::remote::RemoteUsers;
 use crate::store::UserStore;
 use crate::users::{UserError, Users};
 
 /// The backend a program serves or manages, from its command line: a SQLite file
-/// (`--db FILE`, the default) or a running users API (`--remote URL`). Flatten it into a
-/// clap parser; a URL that is not `http(s)` is a usage error.
+/// (`--db FILE`, the default) or a running users API (`--remote URL`). A SQLite file is
+/// served by the pooled store or the lane-backed one (`--store pool|lane`, see [`Store`]).
+/// Flatten it into a clap parser; a URL that is not `http(s)` is a usage error.
 ///
 /// ```
 /// use clap::Parser;
@@ -31,6 +33,7 @@ use crate::users::{UserError, Users};
 /// let _users = args.backend.open()?;
 /// assert!(Args::try_parse_from(["prog", "--db", "a.db", "--remote", "http://x"]).is_err());
 /// assert!(Args::try_parse_from(["prog", "--remote", "ftp://x"]).is_err());
+/// assert!(Args::try_parse_from(["prog", "--remote", "http://x", "--store", "lane"]).is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, clap::Args)]
@@ -48,6 +51,46 @@ pub struct Backend {
     /// http://127.0.0.1:3000.
     #[arg(long, global = true, value_name = "URL", value_parser = parse_remote)]
     remote: Option<RemoteUsers>,
+    /// Which store serves the database file.
+    #[arg(long, global = true, value_enum, default_value_t = Store::Pool, conflicts_with = "remote")]
+    store: Store,
+}
+
+/// The two SQLite backends, both over the same statements ([`sql`](crate::sql)):
+///
+/// - `pool` ([`UserStore`], the default): each call on whichever blocking-pool thread is
+///   free, with one of up to 8 pooled connections. Reads run side by side, so a slow query
+///   (a report, a scan) does not hold up the others; writes are limited to one at a time
+///   ([`WRITERS`](crate::WRITERS)).
+/// - `lane` ([`LaneStore`]): one connection on one dedicated thread, every call queued to
+///   it in arrival order. Cheaper per call and no contention at all, but one call at a
+///   time, so a slow query delays everything queued behind it.
+///
+/// The default is the pool because it is the one that stays responsive whatever the mix
+/// of queries; the lane is the better pick when every call is short, which for this
+/// service's CRUD routes it is (see `users_load`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Store {
+    /// [`UserStore`]: a pool of connections on the blocking pool.
+    #[default]
+    Pool,
+    /// [`LaneStore`]: one connection on the `users-db` lane.
+    Lane,
+}
+
+impl Store {
+    /// Opens the database file at `path` with this store, as the service's interface.
+    ///
+    /// # Errors
+    ///
+    /// As [`UserStore::open`] and [`LaneStore::open`].
+    #[smartasync]
+    pub fn open(self, path: &std::path::Path) -> Result<Arc<dyn Users>, UserError> {
+        Ok(match self {
+            Self::Pool => Arc::new(UserStore::open(path)?),
+            Self::Lane => Arc::new(LaneStore::open(path)?),
+        })
+    }
 }
 
 fn parse_remote(url: &str) -> Result<RemoteUsers, String> {
@@ -72,7 +115,7 @@ impl Backend {
     pub fn open(&self) -> Result<Arc<dyn Users>, UserError> {
         Ok(match &self.remote {
             Some(remote) => Arc::new(remote.clone()),
-            None => Arc::new(UserStore::open(&self.database())?),
+            None => self.store.open(&self.database())?,
         })
     }
 
@@ -86,7 +129,15 @@ impl fmt::Display for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.remote {
             Some(remote) => write!(f, "the users API at {}", remote.base_url()),
-            None => write!(f, "database {}", self.database().display()),
+            None => match self.store {
+                Store::Pool => write!(f, "database {}", self.database().display()),
+                Store::Lane => write!(
+                    f,
+                    "database {} on the lane `{}`",
+                    self.database().display(),
+                    crate::USERS_DB.name()
+                ),
+            },
         }
     }
 }

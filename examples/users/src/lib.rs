@@ -2,27 +2,33 @@
 //! served to async code and sync code alike.
 //!
 //! [`Users`] is a `#[smartasync]` trait: every method has a blocking entry (`get(id)`) and
-//! an async one (`get_async(id)`, a boxed future), and the trait is dyn-compatible. Two
+//! an async one (`get_async(id)`, a boxed future), and the trait is dyn-compatible. Three
 //! implementations write each method once:
 //!
 //! - [`UserStore`], the way code over rusqlite is written: plain blocking `fn`s on a pooled
-//!   connection. Their `_async` entries run the same bodies on the blocking pool.
+//!   connection. Their `_async` entries run the same bodies on the blocking pool; the
+//!   writes run one at a time (`#[smartasync(limit = WRITERS)]`, see [`WRITERS`]).
+//! - [`LaneStore`], the same statements ([`sql`]) on one connection owned by the thread of
+//!   the [`USERS_DB`] lane (`#[smartasync(lane = USERS_DB)]`): both entries queue the call
+//!   to that thread. [`Store`] says when to pick which.
 //! - [`RemoteUsers`], an HTTP client (reqwest) of a running users API: `async fn`s. Their
 //!   blocking entries drive them with no runtime in the caller's code.
 //!
 //! The sync CLI (`examples/users_cli.rs`) and the Axum API ([`router`], served by
-//! `examples/users_api.rs`) each take either one at start-up ([`Backend`]: `--db FILE` or
-//! `--remote URL`) as an `Arc<dyn Users>`. The CLI calls `users.create(&new)`, the
+//! `examples/users_api.rs`) each take any one at start-up ([`Backend`]: `--db FILE`, with
+//! `--store pool` (the default) or `--store lane`, or `--remote URL`) as an `Arc<dyn Users>`. The CLI calls `users.create(&new)`, the
 //! handlers `users.create_async(&new).await`, and neither knows which backend it holds: the
 //! CLI can manage a remote server, and an API can front another API.
 //!
 //! Decisions worth knowing:
 //!
-//! - The schema is created on [`UserStore::open`]; the database runs in WAL mode with a busy
+//! - The schema is created on [`UserStore::open`] and [`LaneStore::open`]; the database runs in WAL mode with a busy
 //!   timeout, so the API and the CLI can use the same file at the same time. A file that
 //!   cannot be opened is an error at once, with SQLite's reason and the path.
 //! - A call waits at most [`CONNECTION_WAIT`] for a free pooled connection; past that it is
-//!   [`UserError::Unavailable`], served as a 503 with a JSON message.
+//!   [`UserError::Unavailable`], served as a 503 with a JSON message and a `Retry-After`
+//!   ([`RETRY_AFTER_SECS`]); so is a statement that finds the file locked by another
+//!   process past the busy timeout.
 //! - Emails are trimmed and lowercased before they are stored, and unique: a second user
 //!   with the same email is [`UserError::DuplicateEmail`] (HTTP 409).
 //! - Every statement is parameterized; user input never becomes SQL text.
@@ -38,12 +44,15 @@
 
 mod api;
 mod backend;
+mod lane_store;
 mod remote;
+pub mod sql;
 mod store;
 mod users;
 
 pub use api::*;
 pub use backend::*;
+pub use lane_store::*;
 pub use remote::*;
 pub use store::*;
 pub use users::*;

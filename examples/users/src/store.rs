@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+use rusqlite::params;
 use serde::{Deserialize, Serialize};
 use smartasync::smartasync;
 
-use crate::users::{MAX_PAGE, NewUser, User, UserError, Users};
+use crate::sql;
+use crate::users::{NewUser, User, UserError, Users};
 
 /// Largest request body the API accepts, in bytes (a larger one gets 413).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -22,17 +23,6 @@ pub const MAX_REPORT_WORK: u32 = 10_000_000;
 /// How long a call waits for a free pooled connection before it gives up with
 /// [`UserError::Unavailable`] (see [`UserStore::with_connection_wait`]).
 pub const CONNECTION_WAIT: Duration = Duration::from_secs(2);
-
-/// How long SQLite retries a statement that finds the file locked by another writer.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-const SCHEMA: &str = "
-    CREATE TABLE IF NOT EXISTS users (
-        id    INTEGER PRIMARY KEY AUTOINCREMENT,
-        name  TEXT NOT NULL,
-        email TEXT NOT NULL UNIQUE
-    );
-";
 
 /// The result of [`UserStore::report`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,43 +35,11 @@ pub struct Report {
     pub checksum: i64,
 }
 
-impl From<rusqlite::Error> for UserError {
-    fn from(error: rusqlite::Error) -> Self {
-        Self::Internal(Box::new(error))
-    }
-}
-
 /// The pool's only error is "timed out waiting for connection".
 impl From<r2d2::Error> for UserError {
     fn from(error: r2d2::Error) -> Self {
         Self::Unavailable(Box::new(error))
     }
-}
-
-/// Maps a failed write: a unique-constraint violation is the caller's duplicate email,
-/// anything else is internal.
-fn write_error(error: rusqlite::Error, email: &str) -> UserError {
-    let unique = matches!(
-        &error,
-        rusqlite::Error::SqliteFailure(failure, _)
-            if failure.code == ErrorCode::ConstraintViolation
-                && failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-    );
-    if unique {
-        UserError::DuplicateEmail {
-            email: email.to_owned(),
-        }
-    } else {
-        error.into()
-    }
-}
-
-fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
-    Ok(User {
-        id: row.get(0)?,
-        name: row.get(1)?,
-        email: row.get(2)?,
-    })
 }
 
 /// Deletes the SQLite database file at `path` with its WAL companions (`-wal`, `-shm`);
@@ -172,24 +130,10 @@ impl UserStore {
         }
         // One connection opened here, before any pool: a file that cannot be opened fails at
         // once with SQLite's reason, instead of as a pool timeout.
-        let connection = Connection::open(path)?;
-        connection.busy_timeout(BUSY_TIMEOUT)?;
-        // WAL lets readers (the API) and a writer (the CLI) share the file; the mode is
-        // stored in the file, so setting it once here covers every later connection.
-        let mode: String =
-            connection.pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(UserError::invalid(format!(
-                "`{}` cannot be shared by several connections: SQLite kept journal mode \
-                 `{mode}` instead of `wal`; give the path of a database file",
-                path.display()
-            )));
-        }
-        connection.execute_batch(SCHEMA)?;
-        drop(connection);
+        drop(sql::open(path)?);
 
         let manager = SqliteConnectionManager::file(path)
-            .with_init(|connection| connection.busy_timeout(BUSY_TIMEOUT));
+            .with_init(|connection| connection.busy_timeout(sql::BUSY_TIMEOUT));
         // Unchecked: the file was just opened, and a later failure to open a connection
         // is reported by the call that needed it.
         let pool = Pool::builder()
@@ -218,7 +162,14 @@ impl UserStore {
         state.connections - state.idle_connections
     }
 
-    fn connection(&self) -> Result<PooledConnection<SqliteConnectionManager>, UserError> {
+    /// A pooled connection, waited for at most the store's connection wait; it goes back to
+    /// the pool when dropped. For code that runs its own statements (such as those of
+    /// [`sql`]) and its own limits.
+    ///
+    /// # Errors
+    ///
+    /// [`UserError::Unavailable`] when none came free in time.
+    pub fn connection(&self) -> Result<PooledConnection<SqliteConnectionManager>, UserError> {
         Ok(self.pool.get_timeout(self.connection_wait)?)
     }
 
@@ -252,68 +203,44 @@ impl UserStore {
     }
 }
 
-/// Each method is the blocking rusqlite code as written; `#[smartasync]` generates its
-/// `_async` entry, which runs the same body on the blocking pool (the store is a cheap
-/// `Clone` handle on its pool, so the entry takes its own copy).
+/// Writes that SQLite runs at once on one database file: one. It has a single write lock,
+/// and a second writer does not queue for it, it sleeps in SQLite's busy handler (polling,
+/// up to 100 ms between tries) on a blocking-pool thread and a pooled connection.
+///
+/// So the write path of [`UserStore`] runs under `#[smartasync(limit = WRITERS)]`: a burst
+/// of writers waits in a first-come-first-served queue that holds no thread and no
+/// connection, and one write at a time takes its thread and its connection, leaving the
+/// pool's other connections to readers (which WAL lets run alongside the writer). The
+/// limit is per function in the process, shared by every `UserStore`, which is right for
+/// one database per process (the API, the CLI).
+pub const WRITERS: usize = 1;
+
+/// Each method is the blocking rusqlite code as written (the statements are in [`sql`]);
+/// `#[smartasync]` generates its `_async` entry, which runs the same body on the blocking
+/// pool (the store is a cheap `Clone` handle on its pool, so the entry takes its own copy).
+/// The writes are limited to [`WRITERS`] at once, through either entry.
 #[smartasync]
 impl Users for UserStore {
     fn list(&self, after: i64, limit: u32) -> Result<Vec<User>, UserError> {
-        if limit == 0 || limit > MAX_PAGE {
-            return Err(UserError::invalid(format!(
-                "limit must be between 1 and {MAX_PAGE}, got {limit}"
-            )));
-        }
-        let connection = self.connection()?;
-        let mut statement = connection.prepare_cached(
-            "SELECT id, name, email FROM users WHERE id > ?1 ORDER BY id LIMIT ?2",
-        )?;
-        let users = statement
-            .query_map(params![after, limit], user_from_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(users)
+        sql::list(&*self.connection()?, after, limit)
     }
 
     fn get(&self, id: i64) -> Result<User, UserError> {
-        let connection = self.connection()?;
-        connection
-            .prepare_cached("SELECT id, name, email FROM users WHERE id = ?1")?
-            .query_row(params![id], user_from_row)
-            .optional()?
-            .ok_or(UserError::NotFound { id })
+        sql::get(&*self.connection()?, id)
     }
 
+    #[smartasync(limit = WRITERS)]
     fn create(&self, new: &NewUser) -> Result<User, UserError> {
-        let (name, email) = new.validated()?;
-        let connection = self.connection()?;
-        connection
-            .prepare_cached(
-                "INSERT INTO users (name, email) VALUES (?1, ?2) RETURNING id, name, email",
-            )?
-            .query_row(params![name, email], user_from_row)
-            .map_err(|error| write_error(error, &email))
+        sql::create(&*self.connection()?, new)
     }
 
+    #[smartasync(limit = WRITERS)]
     fn update(&self, id: i64, new: &NewUser) -> Result<User, UserError> {
-        let (name, email) = new.validated()?;
-        let connection = self.connection()?;
-        connection
-            .prepare_cached(
-                "UPDATE users SET name = ?2, email = ?3 WHERE id = ?1 RETURNING id, name, email",
-            )?
-            .query_row(params![id, name, email], user_from_row)
-            .optional()
-            .map_err(|error| write_error(error, &email))?
-            .ok_or(UserError::NotFound { id })
+        sql::update(&*self.connection()?, id, new)
     }
 
+    #[smartasync(limit = WRITERS)]
     fn delete(&self, id: i64) -> Result<(), UserError> {
-        let connection = self.connection()?;
-        let deleted = connection
-            .prepare_cached("DELETE FROM users WHERE id = ?1")?
-            .execute(params![id])?;
-        if deleted == 0 {
-            return Err(UserError::NotFound { id });
-        }
-        Ok(())
+        sql::delete(&*self.connection()?, id)
     }
 }

@@ -1,5 +1,7 @@
 //! The users API end to end: a real server on a loopback port, a real HTTP client, a real
-//! SQLite file. Every client mistake gets its 4xx with a JSON `{"error": ...}` body.
+//! SQLite file. Every client mistake gets its 4xx with a JSON `{"error": ...}` body. The
+//! tests of what the API answers run on both SQLite stores (`name::pool`, `name::lane`);
+//! those of the pool's own behaviour (connections lent, pool exhausted) on the pool.
 
 mod support;
 
@@ -10,8 +12,33 @@ use std::time::Duration;
 
 use reqwest::{Client, Response, StatusCode, header};
 use serde_json::{Value, json};
-use smartasync_example_users::{MAX_BODY_BYTES, MAX_REPORT_WORK, User, UserError, UserStore};
-use support::{TempDb, get_json, http_client, serve, start};
+use smartasync_example_users::{
+    LaneStore, MAX_BODY_BYTES, MAX_REPORT_WORK, RETRY_AFTER_SECS, Store, User, UserError, UserStore,
+};
+use support::{TempDb, get_json, http_client, serve, start, start_on};
+
+/// `async fn name(store: Store) { .. }` as two tests, `name::pool` and `name::lane`, each
+/// on a 2-worker runtime and its own database file.
+macro_rules! on_both_stores {
+    ($(#[$attr:meta])* async fn $name:ident($store:ident: Store) $body:block) => {
+        $(#[$attr])*
+        mod $name {
+            use super::*;
+
+            async fn run($store: Store) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn pool() {
+                run(Store::Pool).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn lane() {
+                run(Store::Lane).await;
+            }
+        }
+    };
+}
 
 /// Asserts the status and that the body is a JSON error with a non-empty message; returns
 /// the message.
@@ -123,408 +150,415 @@ async fn create(client: &Client, base: &str, name: &str, email: &str) -> Respons
         .expect("POST /users")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crud_cycle() {
-    let db = TempDb::new("crud");
-    let (base, _store) = start(&db).await;
-    let http = http_client();
+on_both_stores! {
+    async fn crud_cycle(store: Store) {
+        let db = TempDb::new("crud");
+        let base = start_on(store, &db).await;
+        let http = http_client();
 
-    let health = http.get(format!("{base}/health")).send().await.unwrap();
-    assert_eq!(health.status(), StatusCode::OK);
-    assert_eq!(
-        health.json::<Value>().await.unwrap(),
-        json!({"status": "ok"})
-    );
+        let health = http.get(format!("{base}/health")).send().await.unwrap();
+        assert_eq!(health.status(), StatusCode::OK);
+        assert_eq!(
+            health.json::<Value>().await.unwrap(),
+            json!({"status": "ok"})
+        );
 
-    let list: Vec<User> = get_json(&http, &format!("{base}/users")).await;
-    assert!(list.is_empty());
+        let list: Vec<User> = get_json(&http, &format!("{base}/users")).await;
+        assert!(list.is_empty());
 
-    // Create: 201, a Location, and the stored (trimmed, lowercased) values.
-    let created = create(&http, &base, "  Ada Lovelace ", "Ada@Example.COM").await;
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let location = created.headers()[header::LOCATION]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let ada: User = created.json().await.unwrap();
-    assert_eq!(ada.name, "Ada Lovelace");
-    assert_eq!(ada.email, "ada@example.com");
-    assert_eq!(location, format!("/users/{}", ada.id));
+        // Create: 201, a Location, and the stored (trimmed, lowercased) values.
+        let created = create(&http, &base, "  Ada Lovelace ", "Ada@Example.COM").await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let location = created.headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let ada: User = created.json().await.unwrap();
+        assert_eq!(ada.name, "Ada Lovelace");
+        assert_eq!(ada.email, "ada@example.com");
+        assert_eq!(location, format!("/users/{}", ada.id));
 
-    // Read it back, alone and in the list.
-    let got: User = get_json(&http, &format!("{base}{location}")).await;
-    assert_eq!(got, ada);
-    let bob: User = create(&http, &base, "Bob", "bob@example.com")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert!(bob.id > ada.id);
-    let list: Vec<User> = get_json(&http, &format!("{base}/users")).await;
-    assert_eq!(list, vec![ada.clone(), bob.clone()]);
+        // Read it back, alone and in the list.
+        let got: User = get_json(&http, &format!("{base}{location}")).await;
+        assert_eq!(got, ada);
+        let bob: User = create(&http, &base, "Bob", "bob@example.com")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(bob.id > ada.id);
+        let list: Vec<User> = get_json(&http, &format!("{base}/users")).await;
+        assert_eq!(list, vec![ada.clone(), bob.clone()]);
 
-    // Update: replaces name and email.
-    let updated = http
-        .put(format!("{base}/users/{}", ada.id))
-        .json(&json!({"name": "Augusta Ada King", "email": "countess@example.com"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(updated.status(), StatusCode::OK);
-    let updated: User = updated.json().await.unwrap();
-    assert_eq!(
-        updated,
-        User {
-            id: ada.id,
-            name: "Augusta Ada King".into(),
-            email: "countess@example.com".into()
+        // Update: replaces name and email.
+        let updated = http
+            .put(format!("{base}/users/{}", ada.id))
+            .json(&json!({"name": "Augusta Ada King", "email": "countess@example.com"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(updated.status(), StatusCode::OK);
+        let updated: User = updated.json().await.unwrap();
+        assert_eq!(
+            updated,
+            User {
+                id: ada.id,
+                name: "Augusta Ada King".into(),
+                email: "countess@example.com".into()
+            }
+        );
+        let got: User = get_json(&http, &format!("{base}/users/{}", ada.id)).await;
+        assert_eq!(got, updated);
+        // The old email is free again.
+        let again = create(&http, &base, "Another Ada", "ada@example.com").await;
+        assert_eq!(again.status(), StatusCode::CREATED);
+
+        // Delete: 204, then gone.
+        let deleted = http
+            .delete(format!("{base}/users/{}", ada.id))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+        let gone = http
+            .get(format!("{base}/users/{}", ada.id))
+            .send()
+            .await
+            .unwrap();
+        let message = expect_error(gone, StatusCode::NOT_FOUND).await;
+        assert!(message.contains(&ada.id.to_string()), "{message}");
+        let list: Vec<User> = get_json(&http, &format!("{base}/users")).await;
+        assert_eq!(
+            list.iter().map(|u| u.id).collect::<Vec<_>>(),
+            vec![bob.id, bob.id + 1]
+        );
+    }
+}
+
+on_both_stores! {
+    async fn pages_of_users(store: Store) {
+        let db = TempDb::new("pages");
+        let base = start_on(store, &db).await;
+        let http = http_client();
+        for i in 0..5 {
+            let response = create(
+                &http,
+                &base,
+                &format!("user {i}"),
+                &format!("u{i}@example.com"),
+            )
+            .await;
+            assert_eq!(response.status(), StatusCode::CREATED);
         }
-    );
-    let got: User = get_json(&http, &format!("{base}/users/{}", ada.id)).await;
-    assert_eq!(got, updated);
-    // The old email is free again.
-    let again = create(&http, &base, "Another Ada", "ada@example.com").await;
-    assert_eq!(again.status(), StatusCode::CREATED);
-
-    // Delete: 204, then gone.
-    let deleted = http
-        .delete(format!("{base}/users/{}", ada.id))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-    let gone = http
-        .get(format!("{base}/users/{}", ada.id))
-        .send()
-        .await
-        .unwrap();
-    let message = expect_error(gone, StatusCode::NOT_FOUND).await;
-    assert!(message.contains(&ada.id.to_string()), "{message}");
-    let list: Vec<User> = get_json(&http, &format!("{base}/users")).await;
-    assert_eq!(
-        list.iter().map(|u| u.id).collect::<Vec<_>>(),
-        vec![bob.id, bob.id + 1]
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pages_of_users() {
-    let db = TempDb::new("pages");
-    let (base, _store) = start(&db).await;
-    let http = http_client();
-    for i in 0..5 {
-        let response = create(
+        let first: Vec<User> = get_json(&http, &format!("{base}/users?limit=2")).await;
+        assert_eq!(
+            first.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(),
+            ["user 0", "user 1"]
+        );
+        let next: Vec<User> = get_json(
             &http,
-            &base,
-            &format!("user {i}"),
-            &format!("u{i}@example.com"),
+            &format!("{base}/users?limit=2&after={}", first[1].id),
         )
         .await;
-        assert_eq!(response.status(), StatusCode::CREATED);
+        assert_eq!(
+            next.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(),
+            ["user 2", "user 3"]
+        );
+        let last: Vec<User> = get_json(&http, &format!("{base}/users?after={}", next[1].id)).await;
+        assert_eq!(
+            last.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(),
+            ["user 4"]
+        );
     }
-    let first: Vec<User> = get_json(&http, &format!("{base}/users?limit=2")).await;
-    assert_eq!(
-        first.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(),
-        ["user 0", "user 1"]
-    );
-    let next: Vec<User> = get_json(
-        &http,
-        &format!("{base}/users?limit=2&after={}", first[1].id),
-    )
-    .await;
-    assert_eq!(
-        next.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(),
-        ["user 2", "user 3"]
-    );
-    let last: Vec<User> = get_json(&http, &format!("{base}/users?after={}", next[1].id)).await;
-    assert_eq!(
-        last.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(),
-        ["user 4"]
-    );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conflicts_are_409() {
-    let db = TempDb::new("conflict");
-    let (base, _store) = start(&db).await;
-    let http = http_client();
-    let ada: User = create(&http, &base, "Ada", "ada@example.com")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let bob: User = create(&http, &base, "Bob", "bob@example.com")
-        .await
-        .json()
-        .await
-        .unwrap();
+on_both_stores! {
+    async fn conflicts_are_409(store: Store) {
+        let db = TempDb::new("conflict");
+        let base = start_on(store, &db).await;
+        let http = http_client();
+        let ada: User = create(&http, &base, "Ada", "ada@example.com")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let bob: User = create(&http, &base, "Bob", "bob@example.com")
+            .await
+            .json()
+            .await
+            .unwrap();
 
-    // The same email, whatever its case or surrounding spaces.
-    let duplicate = create(&http, &base, "Other Ada", " ADA@example.com ").await;
-    let message = expect_error(duplicate, StatusCode::CONFLICT).await;
-    assert!(message.contains("ada@example.com"), "{message}");
+        // The same email, whatever its case or surrounding spaces.
+        let duplicate = create(&http, &base, "Other Ada", " ADA@example.com ").await;
+        let message = expect_error(duplicate, StatusCode::CONFLICT).await;
+        assert!(message.contains("ada@example.com"), "{message}");
 
-    // Taking another user's email with PUT.
-    let taken = http
-        .put(format!("{base}/users/{}", bob.id))
-        .json(&json!({"name": "Bob", "email": "ada@example.com"}))
-        .send()
-        .await
-        .unwrap();
-    expect_error(taken, StatusCode::CONFLICT).await;
+        // Taking another user's email with PUT.
+        let taken = http
+            .put(format!("{base}/users/{}", bob.id))
+            .json(&json!({"name": "Bob", "email": "ada@example.com"}))
+            .send()
+            .await
+            .unwrap();
+        expect_error(taken, StatusCode::CONFLICT).await;
 
-    // Nothing changed.
-    let list: Vec<User> = get_json(&http, &format!("{base}/users")).await;
-    assert_eq!(list, vec![ada.clone(), bob]);
+        // Nothing changed.
+        let list: Vec<User> = get_json(&http, &format!("{base}/users")).await;
+        assert_eq!(list, vec![ada.clone(), bob]);
 
-    // Keeping one's own email is no conflict.
-    let renamed = http
-        .put(format!("{base}/users/{}", ada.id))
-        .json(&json!({"name": "Ada L.", "email": "ada@example.com"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(renamed.status(), StatusCode::OK);
+        // Keeping one's own email is no conflict.
+        let renamed = http
+            .put(format!("{base}/users/{}", ada.id))
+            .json(&json!({"name": "Ada L.", "email": "ada@example.com"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(renamed.status(), StatusCode::OK);
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_creates_with_one_email_store_one_user() {
-    let db = TempDb::new("race");
-    let (base, _store) = start(&db).await;
-    let http = http_client();
-    let attempts: Vec<_> = (0..16)
-        .map(|i| {
-            let (http, base) = (http.clone(), base.clone());
-            tokio::spawn(async move {
-                create(&http, &base, &format!("racer {i}"), "same@example.com")
-                    .await
-                    .status()
+on_both_stores! {
+    async fn concurrent_creates_with_one_email_store_one_user(store: Store) {
+        let db = TempDb::new("race");
+        let base = start_on(store, &db).await;
+        let http = http_client();
+        let attempts: Vec<_> = (0..16)
+            .map(|i| {
+                let (http, base) = (http.clone(), base.clone());
+                tokio::spawn(async move {
+                    create(&http, &base, &format!("racer {i}"), "same@example.com")
+                        .await
+                        .status()
+                })
             })
-        })
-        .collect();
-    let mut statuses = Vec::new();
-    for attempt in attempts {
-        statuses.push(attempt.await.unwrap());
+            .collect();
+        let mut statuses = Vec::new();
+        for attempt in attempts {
+            statuses.push(attempt.await.unwrap());
+        }
+        let created = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count();
+        let conflicts = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CONFLICT)
+            .count();
+        assert_eq!((created, conflicts), (1, 15), "{statuses:?}");
+        let list: Vec<User> = get_json(&http, &format!("{base}/users")).await;
+        assert_eq!(list.len(), 1);
     }
-    let created = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::CREATED)
-        .count();
-    let conflicts = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::CONFLICT)
-        .count();
-    assert_eq!((created, conflicts), (1, 15), "{statuses:?}");
-    let list: Vec<User> = get_json(&http, &format!("{base}/users")).await;
-    assert_eq!(list.len(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn invalid_input_is_422() {
-    let db = TempDb::new("invalid");
-    let (base, _store) = start(&db).await;
-    let http = http_client();
-    for (name, email, hint) in [
-        ("", "a@example.com", "name"),
-        ("   ", "a@example.com", "name"),
-        ("Ada", "not-an-email", "email"),
-        ("Ada", "a@b", "email"),
-        ("Ada", "a b@example.com", "email"),
-        ("Ada", "@example.com", "email"),
-    ] {
-        let response = create(&http, &base, name, email).await;
-        let message = expect_error(response, StatusCode::UNPROCESSABLE_ENTITY).await;
-        assert!(message.contains(hint), "{name:?} {email:?}: {message}");
-    }
-    let long_name = "x".repeat(101);
-    expect_error(
-        create(&http, &base, &long_name, "a@example.com").await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await;
+on_both_stores! {
+    async fn invalid_input_is_422(store: Store) {
+        let db = TempDb::new("invalid");
+        let base = start_on(store, &db).await;
+        let http = http_client();
+        for (name, email, hint) in [
+            ("", "a@example.com", "name"),
+            ("   ", "a@example.com", "name"),
+            ("Ada", "not-an-email", "email"),
+            ("Ada", "a@b", "email"),
+            ("Ada", "a b@example.com", "email"),
+            ("Ada", "@example.com", "email"),
+        ] {
+            let response = create(&http, &base, name, email).await;
+            let message = expect_error(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+            assert!(message.contains(hint), "{name:?} {email:?}: {message}");
+        }
+        let long_name = "x".repeat(101);
+        expect_error(
+            create(&http, &base, &long_name, "a@example.com").await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
 
-    // An invalid replacement is refused before the id is even looked at.
-    let ada: User = create(&http, &base, "Ada", "ada@example.com")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let response = http
-        .put(format!("{base}/users/{}", ada.id))
-        .json(&json!({"name": "", "email": "ada@example.com"}))
-        .send()
-        .await
-        .unwrap();
-    expect_error(response, StatusCode::UNPROCESSABLE_ENTITY).await;
-
-    // Out-of-range query values.
-    for query in ["/users?limit=0", "/users?limit=1001"] {
-        let response = http.get(format!("{base}{query}")).send().await.unwrap();
-        expect_error(response, StatusCode::UNPROCESSABLE_ENTITY).await;
-    }
-    let list: Vec<User> = get_json(&http, &format!("{base}/users")).await;
-    assert_eq!(list, vec![ada]);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn malformed_requests_are_4xx_with_json() {
-    let db = TempDb::new("malformed");
-    let (base, _store) = start(&db).await;
-    let http = http_client();
-    let post = |body: &'static str| {
-        http.post(format!("{base}/users"))
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-    };
-
-    // Not JSON at all, or cut short: 400.
-    expect_error(
-        post("{\"name\": \"Ada\",").await.unwrap(),
-        StatusCode::BAD_REQUEST,
-    )
-    .await;
-    expect_error(post("name=Ada").await.unwrap(), StatusCode::BAD_REQUEST).await;
-    expect_error(post("").await.unwrap(), StatusCode::BAD_REQUEST).await;
-
-    // JSON of the wrong shape: 422, naming the problem.
-    let message = expect_error(
-        post(r#"{"name": "Ada"}"#).await.unwrap(),
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await;
-    assert!(message.contains("email"), "{message}");
-    expect_error(
-        post(r#"{"name": 7, "email": "a@example.com"}"#)
+        // An invalid replacement is refused before the id is even looked at.
+        let ada: User = create(&http, &base, "Ada", "ada@example.com")
             .await
-            .unwrap(),
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await;
-    expect_error(
-        post(r#"{"name": "Ada", "email": "a@example.com", "admin": true}"#)
-            .await
-            .unwrap(),
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await;
-    expect_error(
-        post("[1, 2]").await.unwrap(),
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await;
-
-    // No JSON content type: 415.
-    let response = http
-        .post(format!("{base}/users"))
-        .body(r#"{"name": "Ada", "email": "a@example.com"}"#)
-        .send()
-        .await
-        .unwrap();
-    expect_error(response, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
-
-    // Too large: 413.
-    let huge = json!({"name": "x".repeat(MAX_BODY_BYTES), "email": "a@example.com"});
-    let response = http
-        .post(format!("{base}/users"))
-        .json(&huge)
-        .send()
-        .await
-        .unwrap();
-    expect_error(response, StatusCode::PAYLOAD_TOO_LARGE).await;
-    // And without reading it all: a client that announces a mebibyte and sends only 2
-    // limits' worth gets its 413 while the rest is still unsent.
-    let addr = base.strip_prefix("http://").unwrap().to_owned();
-    let (status, body) =
-        tokio::task::spawn_blocking(move || post_partial_body(&addr, 1 << 20, 2 * MAX_BODY_BYTES))
+            .json()
             .await
             .unwrap();
-    assert_eq!(status, 413, "{body}");
-    let body: Value = serde_json::from_str(&body).expect("a JSON error body");
-    assert!(
-        body["error"].as_str().is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
-
-    // A path id that is not an i64: 400, for every method.
-    for id in ["abc", "1.5", "99999999999999999999", "%00"] {
-        let url = format!("{base}/users/{id}");
-        expect_error(
-            http.get(&url).send().await.unwrap(),
-            StatusCode::BAD_REQUEST,
-        )
-        .await;
-        expect_error(
-            http.delete(&url).send().await.unwrap(),
-            StatusCode::BAD_REQUEST,
-        )
-        .await;
         let response = http
-            .put(&url)
-            .json(&json!({"name": "Ada", "email": "a@example.com"}))
+            .put(format!("{base}/users/{}", ada.id))
+            .json(&json!({"name": "", "email": "ada@example.com"}))
             .send()
             .await
             .unwrap();
-        expect_error(response, StatusCode::BAD_REQUEST).await;
-    }
+        expect_error(response, StatusCode::UNPROCESSABLE_ENTITY).await;
 
-    // A query string of the wrong type or with unknown keys: 400.
-    for query in ["/users?limit=many", "/users?after=-", "/users?sort=name"] {
-        let response = http.get(format!("{base}{query}")).send().await.unwrap();
-        expect_error(response, StatusCode::BAD_REQUEST).await;
+        // Out-of-range query values.
+        for query in ["/users?limit=0", "/users?limit=1001"] {
+            let response = http.get(format!("{base}{query}")).send().await.unwrap();
+            expect_error(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
+        let list: Vec<User> = get_json(&http, &format!("{base}/users")).await;
+        assert_eq!(list, vec![ada]);
     }
-
-    // Nothing was stored along the way.
-    let list: Vec<User> = get_json(&http, &format!("{base}/users")).await;
-    assert!(list.is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unknown_ids_and_routes_are_404() {
-    let db = TempDb::new("unknown");
-    let (base, _store) = start(&db).await;
-    let http = http_client();
-    for id in [1, 0, -5, i64::MAX] {
-        let url = format!("{base}/users/{id}");
-        expect_error(http.get(&url).send().await.unwrap(), StatusCode::NOT_FOUND).await;
+on_both_stores! {
+    async fn malformed_requests_are_4xx_with_json(store: Store) {
+        let db = TempDb::new("malformed");
+        let base = start_on(store, &db).await;
+        let http = http_client();
+        let post = |body: &'static str| {
+            http.post(format!("{base}/users"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body)
+                .send()
+        };
+
+        // Not JSON at all, or cut short: 400.
         expect_error(
-            http.delete(&url).send().await.unwrap(),
+            post("{\"name\": \"Ada\",").await.unwrap(),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+        expect_error(post("name=Ada").await.unwrap(), StatusCode::BAD_REQUEST).await;
+        expect_error(post("").await.unwrap(), StatusCode::BAD_REQUEST).await;
+
+        // JSON of the wrong shape: 422, naming the problem.
+        let message = expect_error(
+            post(r#"{"name": "Ada"}"#).await.unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert!(message.contains("email"), "{message}");
+        expect_error(
+            post(r#"{"name": 7, "email": "a@example.com"}"#)
+                .await
+                .unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        expect_error(
+            post(r#"{"name": "Ada", "email": "a@example.com", "admin": true}"#)
+                .await
+                .unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        expect_error(
+            post("[1, 2]").await.unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+
+        // No JSON content type: 415.
+        let response = http
+            .post(format!("{base}/users"))
+            .body(r#"{"name": "Ada", "email": "a@example.com"}"#)
+            .send()
+            .await
+            .unwrap();
+        expect_error(response, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+
+        // Too large: 413.
+        let huge = json!({"name": "x".repeat(MAX_BODY_BYTES), "email": "a@example.com"});
+        let response = http
+            .post(format!("{base}/users"))
+            .json(&huge)
+            .send()
+            .await
+            .unwrap();
+        expect_error(response, StatusCode::PAYLOAD_TOO_LARGE).await;
+        // And without reading it all: a client that announces a mebibyte and sends only 2
+        // limits' worth gets its 413 while the rest is still unsent.
+        let addr = base.strip_prefix("http://").unwrap().to_owned();
+        let (status, body) =
+            tokio::task::spawn_blocking(move || post_partial_body(&addr, 1 << 20, 2 * MAX_BODY_BYTES))
+                .await
+                .unwrap();
+        assert_eq!(status, 413, "{body}");
+        let body: Value = serde_json::from_str(&body).expect("a JSON error body");
+        assert!(
+            body["error"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
+
+        // A path id that is not an i64: 400, for every method.
+        for id in ["abc", "1.5", "99999999999999999999", "%00"] {
+            let url = format!("{base}/users/{id}");
+            expect_error(
+                http.get(&url).send().await.unwrap(),
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
+            expect_error(
+                http.delete(&url).send().await.unwrap(),
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
+            let response = http
+                .put(&url)
+                .json(&json!({"name": "Ada", "email": "a@example.com"}))
+                .send()
+                .await
+                .unwrap();
+            expect_error(response, StatusCode::BAD_REQUEST).await;
+        }
+
+        // A query string of the wrong type or with unknown keys: 400.
+        for query in ["/users?limit=many", "/users?after=-", "/users?sort=name"] {
+            let response = http.get(format!("{base}{query}")).send().await.unwrap();
+            expect_error(response, StatusCode::BAD_REQUEST).await;
+        }
+
+        // Nothing was stored along the way.
+        let list: Vec<User> = get_json(&http, &format!("{base}/users")).await;
+        assert!(list.is_empty());
+    }
+}
+
+on_both_stores! {
+    async fn unknown_ids_and_routes_are_404(store: Store) {
+        let db = TempDb::new("unknown");
+        let base = start_on(store, &db).await;
+        let http = http_client();
+        for id in [1, 0, -5, i64::MAX] {
+            let url = format!("{base}/users/{id}");
+            expect_error(http.get(&url).send().await.unwrap(), StatusCode::NOT_FOUND).await;
+            expect_error(
+                http.delete(&url).send().await.unwrap(),
+                StatusCode::NOT_FOUND,
+            )
+            .await;
+            let response = http
+                .put(&url)
+                .json(&json!({"name": "Ada", "email": "a@example.com"}))
+                .send()
+                .await
+                .unwrap();
+            expect_error(response, StatusCode::NOT_FOUND).await;
+        }
+        let message = expect_error(
+            http.get(format!("{base}/nope")).send().await.unwrap(),
             StatusCode::NOT_FOUND,
         )
         .await;
-        let response = http
-            .put(&url)
-            .json(&json!({"name": "Ada", "email": "a@example.com"}))
-            .send()
-            .await
-            .unwrap();
-        expect_error(response, StatusCode::NOT_FOUND).await;
+        assert!(message.contains("/nope"), "{message}");
+        expect_error(
+            http.patch(format!("{base}/users/1")).send().await.unwrap(),
+            StatusCode::METHOD_NOT_ALLOWED,
+        )
+        .await;
+        expect_error(
+            http.delete(format!("{base}/users")).send().await.unwrap(),
+            StatusCode::METHOD_NOT_ALLOWED,
+        )
+        .await;
+        // The deliberately slow report is not served to clients.
+        expect_error(
+            http.get(format!("{base}/report?work=1000"))
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::NOT_FOUND,
+        )
+        .await;
     }
-    let message = expect_error(
-        http.get(format!("{base}/nope")).send().await.unwrap(),
-        StatusCode::NOT_FOUND,
-    )
-    .await;
-    assert!(message.contains("/nope"), "{message}");
-    expect_error(
-        http.patch(format!("{base}/users/1")).send().await.unwrap(),
-        StatusCode::METHOD_NOT_ALLOWED,
-    )
-    .await;
-    expect_error(
-        http.delete(format!("{base}/users")).send().await.unwrap(),
-        StatusCode::METHOD_NOT_ALLOWED,
-    )
-    .await;
-    // The deliberately slow report is not served to clients.
-    expect_error(
-        http.get(format!("{base}/report?work=1000"))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::NOT_FOUND,
-    )
-    .await;
 }
 
 /// The server runs on this test's single-threaded runtime. An insert is held inside SQLite
@@ -566,7 +600,8 @@ async fn a_query_waiting_in_sqlite_does_not_stall_a_current_thread_server() {
 }
 
 /// Every pooled connection busy for longer than the store's connection wait: the request
-/// that cannot get one is a 503 with a JSON message, not a 500, and the service recovers.
+/// that cannot get one is a 503 with a JSON message and a `Retry-After`, not a 500, and the
+/// service recovers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_free_connection_is_503() {
     let db = TempDb::new("exhausted");
@@ -584,6 +619,15 @@ async fn no_free_connection_is_503() {
     // The only connection is lent to the insert, which waits in SQLite.
     wait_for_connections_in_use(&store, 1).await;
     let response = http.get(format!("{base}/users")).send().await.unwrap();
+    // A deliberate "not now": it says when to come back.
+    assert_eq!(
+        response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap()),
+        Some(RETRY_AFTER_SECS.to_string().as_str()),
+        "{response:?}"
+    );
     let message = expect_error(response, StatusCode::SERVICE_UNAVAILABLE).await;
     assert!(message.contains("busy"), "{message}");
     assert_eq!(store.connections_in_use(), 1);
@@ -614,30 +658,82 @@ fn report_is_capped() {
 /// SQLite cannot put it in WAL mode.
 #[test]
 fn an_in_memory_database_is_refused() {
-    let error = UserStore::open(Path::new(":memory:")).unwrap_err();
-    match error {
-        UserError::Invalid { reason } => assert!(reason.contains("wal"), "{reason}"),
-        other => panic!("expected Invalid, got {other:?}"),
+    for store in [Store::Pool, Store::Lane] {
+        match store.open(Path::new(":memory:")).map(drop).unwrap_err() {
+            UserError::Invalid { reason } => assert!(reason.contains("wal"), "{reason}"),
+            other => panic!("{store:?}: expected Invalid, got {other:?}"),
+        }
     }
 }
 
-/// A real server fault (here the table vanished under the store) is the one 500, and its
-/// details stay in the server's log.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn store_failures_are_500_without_details() {
-    let db = TempDb::new("fault");
-    let (base, _store) = start(&db).await;
-    let http = http_client();
-    let path = db.path().to_owned();
-    tokio::task::spawn_blocking(move || {
-        let connection = rusqlite::Connection::open(path).unwrap();
-        connection.execute_batch("DROP TABLE users").unwrap();
-    })
-    .await
-    .unwrap();
-    let response = http.get(format!("{base}/users")).send().await.unwrap();
-    let message = expect_error(response, StatusCode::INTERNAL_SERVER_ERROR).await;
-    assert_eq!(message, "internal error");
-    let health = http.get(format!("{base}/health")).send().await.unwrap();
-    assert_eq!(health.status(), StatusCode::OK);
+/// A write that finds the file locked by another process for longer than the busy timeout
+/// is a transient refusal (503 to retry), not a server fault (500). Shown on a connection
+/// with a short busy timeout, so that the test does not wait the store's 5 s.
+#[test]
+fn a_file_locked_past_the_busy_timeout_is_unavailable() {
+    let db = TempDb::new("locked");
+    let connection = smartasync_example_users::sql::open(db.path()).unwrap();
+    connection.busy_timeout(Duration::from_millis(50)).unwrap();
+    let lock = WriteLock::take(db.path());
+    let error = smartasync_example_users::sql::create(
+        &connection,
+        &smartasync_example_users::NewUser::new("Ada", "ada@example.com"),
+    )
+    .unwrap_err();
+    assert!(matches!(error, UserError::Unavailable(_)), "{error:?}");
+    assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
+    lock.release();
+}
+
+/// Each lane-backed store has its own connection on the lane thread, whatever other stores
+/// the process has open; clones share it; the last handle dropped closes it (SQLite then
+/// checkpoints and deletes the `-wal` file, which only happens once no connection is open).
+#[test]
+fn lane_stores_keep_their_own_connection_and_close_it_when_dropped() {
+    use smartasync_example_users::{NewUser, Users};
+
+    let (first_db, second_db) = (TempDb::new("lane-a"), TempDb::new("lane-b"));
+    let first = LaneStore::open(first_db.path()).unwrap();
+    let second = LaneStore::open(second_db.path()).unwrap();
+    let ada = first
+        .create(&NewUser::new("Ada", "ada@example.com"))
+        .unwrap();
+    assert_eq!(second.list(0, 10).unwrap(), vec![]);
+    assert_eq!(first.clone().get(ada.id).unwrap(), ada);
+
+    let wal = |db: &TempDb| {
+        let mut path = db.path().as_os_str().to_owned();
+        path.push("-wal");
+        std::path::PathBuf::from(path)
+    };
+    assert!(wal(&first_db).exists());
+    drop(first);
+    assert!(!wal(&first_db).exists(), "the connection is still open");
+    // The other store is untouched.
+    second
+        .create(&NewUser::new("Ada", "ada@example.com"))
+        .unwrap();
+    assert_eq!(second.list(0, 10).unwrap().len(), 1);
+}
+
+on_both_stores! {
+    /// A real server fault (here the table vanished under the store) is the one 500, and its
+    /// details stay in the server's log.
+    async fn store_failures_are_500_without_details(store: Store) {
+        let db = TempDb::new("fault");
+        let base = start_on(store, &db).await;
+        let http = http_client();
+        let path = db.path().to_owned();
+        tokio::task::spawn_blocking(move || {
+            let connection = rusqlite::Connection::open(path).unwrap();
+            connection.execute_batch("DROP TABLE users").unwrap();
+        })
+        .await
+        .unwrap();
+        let response = http.get(format!("{base}/users")).send().await.unwrap();
+        let message = expect_error(response, StatusCode::INTERNAL_SERVER_ERROR).await;
+        assert_eq!(message, "internal error");
+        let health = http.get(format!("{base}/health")).send().await.unwrap();
+        assert_eq!(health.status(), StatusCode::OK);
+    }
 }

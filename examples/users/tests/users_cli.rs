@@ -254,6 +254,45 @@ fn cli_crud_and_errors() {
     assert_eq!(parse_users(&cli_ok(db, &["list"])), vec![bob]);
 }
 
+/// `--store lane` runs the CLI's blocking calls on the lane's thread (queued, waited for,
+/// from a `main` with no runtime); the file is the same format for both stores.
+#[test]
+fn cli_on_the_lane_store_shares_the_file_with_the_pool() {
+    let temp = TempDb::new("lane");
+    let db = temp.path();
+    let added = parse_users(&cli_ok(
+        db,
+        &[
+            "--store",
+            "lane",
+            "add",
+            "--name",
+            "Ada",
+            "--email",
+            "ada@example.com",
+        ],
+    ));
+    assert_eq!(parse_users(&cli_ok(db, &["list"])), added);
+    assert_eq!(
+        parse_users(&cli_ok(db, &["--store", "lane", "list"])),
+        added
+    );
+    let message = cli_err(
+        db,
+        &[
+            "--store",
+            "lane",
+            "add",
+            "--name",
+            "Copy",
+            "--email",
+            "ADA@example.com",
+        ],
+        1,
+    );
+    assert!(message.contains("already exists"), "{message}");
+}
+
 /// The CLI (blocking entries, no runtime) and the API (async entries) share one file while
 /// the server is running.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use reqwest::{Client, StatusCode};
 use serde::de::DeserializeOwned;
-use smartasync_example_users::{self as users, UserStore};
+use smartasync_example_users::{self as users, Store, UserStore};
 
 /// A database file of its own in the temp dir, removed (with its WAL files) on drop.
 pub struct TempDb(PathBuf);
@@ -52,6 +52,14 @@ pub async fn start(db: &TempDb) -> (String, UserStore) {
         .await
         .expect("open the store");
     (serve(Arc::new(store.clone())).await, store)
+}
+
+/// Opens `db` with `store` (the pooled store or the lane-backed one) and serves the users
+/// API over it; returns the base URL.
+#[allow(dead_code)] // not every test binary runs on both stores
+pub async fn start_on(store: Store, db: &TempDb) -> String {
+    let users = store.open_async(db.path()).await.expect("open the store");
+    serve(users).await
 }
 
 /// An HTTP client for loopback servers: no proxy (whatever `HTTP_PROXY` says) and a

@@ -25,14 +25,32 @@
 //! ```
 //!
 //! where `requests` counts every HTTP request answered in both runs. The target: the
-//! smartasync p99 stays under 10 ms and the blocking one is at least 5 times worse; the
-//! exit status is 1 if a target is missed. Everything is bounded: each run lasts
-//! `--seconds` (default 3, at most 10) and at most a few thousand requests; loopback only.
-//! Flags `--slow-clients`, `--slow-ms` and `--connections` change the load.
+//! smartasync p99 stays under 10 ms and the blocking one is at least 5 times worse.
+//! Everything is bounded: each run lasts `--seconds` (default 3, at most 10) and at most a
+//! few thousand requests; loopback only. Flags `--slow-clients`, `--slow-ms` and
+//! `--connections` change the load.
+//!
+//! Then the overload run (`overload.rs`): a burst of writers, ten per pooled connection
+//! (`--burst-connections`, default 8: 80 writers), for `--burst-seconds` (default 1)
+//! against three servers: the pooled store with its write limit, the same pool without
+//! it, and the lane-backed store. Each line gives the outcome of every request, the rows
+//! in the file against the 201s, the blocking-pool threads at their peak and the `/health`
+//! latencies during the burst, and a summary line follows:
+//!
+//! ```text
+//! overload: threads_peak_limit=<n> threads_peak_nolimit=<n> threads_peak_lane=<n> health_p99_ms_limit=<float> ... failures=<n>
+//! ```
+//!
+//! The target there: every request answered (a 2xx, or a 503 with `Retry-After`), no
+//! timeout, no lost write. `--only slow` or `--only overload` runs one part. The exit
+//! status is 1 if a target is missed.
 //!
 //! ```text
 //! cargo run --release --example users_load
+//! cargo run --release --example users_load -- --only overload --burst-seconds 3
 //! ```
+
+mod overload;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +80,22 @@ struct Args {
     /// [default: half the CPU cores, at least 1].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=16))]
     connections: Option<u32>,
+    /// Length of each burst of the overload run, in seconds (1 to 10).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=10))]
+    burst_seconds: u64,
+    /// Connections of the pooled stores in the overload run; the burst has ten writers per
+    /// connection (1 to 16).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=16))]
+    burst_connections: u32,
+    /// Run only one part: the slow reports (`slow`) or the burst of writers (`overload`).
+    #[arg(long, value_enum)]
+    only: Option<Part>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Part {
+    Slow,
+    Overload,
 }
 
 /// At most this many requests of each kind per run, whatever the duration.
@@ -166,11 +200,15 @@ fn temp_db(name: &str) -> PathBuf {
     ))
 }
 
+/// Every request gets at most this long, connecting and reading the body included; past
+/// it, it counts as a failure (a timeout).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// An HTTP client for the loopback servers: never through a proxy, bounded waits.
 fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
-        .timeout(Duration::from_secs(10))
+        .timeout(REQUEST_TIMEOUT)
         .build()
         .expect("an HTTP client with default settings")
 }
@@ -325,31 +363,57 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (work, took) = match calibrate_once(&args) {
-        Ok(calibrated) => calibrated,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::FAILURE;
+    let mut met = true;
+    let mut last_lines = Vec::new();
+    if args.only != Some(Part::Overload) {
+        match slow_runs(&args, &client) {
+            Ok((line, slow_met)) => {
+                met &= slow_met;
+                last_lines.push(line);
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::FAILURE;
+            }
         }
-    };
+    }
+    if args.only != Some(Part::Slow) {
+        match overload_runs(&args, &client) {
+            Ok((line, overload_met)) => {
+                met &= overload_met;
+                last_lines.insert(0, line);
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    for line in last_lines {
+        println!("{line}");
+    }
+    if met {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// The two runs under slow reports: the summary line and whether the targets were met.
+fn slow_runs(args: &Args, client: &tokio::runtime::Runtime) -> Result<(String, bool), String> {
+    let (work, took) = calibrate_once(args)?;
     println!(
         "two runs of {} s, each with {} slow clients (report work={work}, {:.1} ms alone), \
          {} pooled connection(s), /health probed every {} ms",
         args.seconds,
         args.slow_clients,
         took.as_secs_f64() * 1e3,
-        connections(&args),
+        connections(args),
         PROBE_INTERVAL.as_millis()
     );
     let mut results = Vec::new();
     for mode in [Mode::SmartAsync, Mode::Blocking] {
-        match run(mode, &args, work, &client) {
-            Ok(result) => results.push(result),
-            Err(error) => {
-                eprintln!("error: {error}");
-                return ExitCode::FAILURE;
-            }
-        }
+        results.push(run(mode, args, work, client)?);
     }
     let (fast, slow) = (&results[0], &results[1]);
     let (p99_fast, p99_slow) = (p99(&fast.health_ms), p99(&slow.health_ms));
@@ -363,12 +427,48 @@ fn main() -> ExitCode {
         if met { "met" } else { "MISSED" },
         p99_slow / p99_fast
     );
-    println!(
+    let line = format!(
         "load: p99_ms_smartasync={p99_fast:.3} p99_ms_blocking={p99_slow:.3} requests={requests}"
     );
-    if met {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    Ok((line, met))
+}
+
+/// The burst of writers against each store: the summary line and whether every request
+/// was answered (a 2xx or a 503 with `Retry-After`) and no write lost.
+fn overload_runs(args: &Args, client: &tokio::runtime::Runtime) -> Result<(String, bool), String> {
+    let burst = Duration::from_secs(args.burst_seconds);
+    println!(
+        "overload: bursts of {} writers ({} per pooled connection, {} connections) for {} s, \
+         /health probed every {} ms",
+        args.burst_connections * 10,
+        10,
+        args.burst_connections,
+        args.burst_seconds,
+        PROBE_INTERVAL.as_millis()
+    );
+    let mut threads = String::new();
+    let mut health = String::new();
+    let mut failures = 0;
+    for variant in overload::Variant::ALL {
+        let outcome = overload::run(variant, args.burst_connections, burst, client)?;
+        let key = variant.key();
+        threads.push_str(&format!(
+            " threads_peak_{key}={}",
+            outcome.blocking_threads_peak + outcome.lane_threads
+        ));
+        health.push_str(&format!(
+            " health_p99_ms_{key}={:.3}",
+            p99(&outcome.health_ms)
+        ));
+        failures += outcome.failures() + outcome.health_failures;
     }
+    let met = failures == 0;
+    println!(
+        "targets (every request a 2xx or a 503 with Retry-After, no timeout, no lost write): {}",
+        if met { "met" } else { "MISSED" }
+    );
+    Ok((
+        format!("overload:{threads}{health} failures={failures}"),
+        met,
+    ))
 }
