@@ -24,17 +24,6 @@
 //! One method, [`Service::metered`], is `#[smartasync(limit = 2)]`; the soak checks that no
 //! more than 2 of its bodies ever run at once.
 //!
-//! # Known issue
-//!
-//! On a current-thread runtime, the soak never blocks the runtime's thread waiting for the
-//! limited method (its blocking entry, or `block_on` of its async entry); it only awaits
-//! it there. Such a wait deadlocks: the limit's semaphore hands a freed permit to the
-//! first waiter in line, and when that waiter is a task of the same runtime, it can only
-//! take it when the runtime runs again, which it does not while its thread waits. With
-//! `limit = 1`, one task awaiting `write_async(..)` and then `write(..)` on the runtime's
-//! thread is enough, as soon as a third caller holds the permit. The rest of the matrix
-//! calls the limited method through both entries.
-//!
 //! A monitor samples the process's thread count and resident memory ([`probe`]) every
 //! 10 ms. The run fails ([`Report::failures`]) when a call is lost or answered wrongly, a
 //! driver does not finish within [`GRACE`] after the deadline, more bodies of the limited
@@ -444,18 +433,9 @@ fn blocking_pool_loop(soak: &Soak) {
 
 /// A task on a runtime (or a runtime's `block_on` future): blocking entries called from
 /// async code, async entries awaited, and async entries spawned as tasks.
-///
-/// With `block_on_limited` false, the limited method is only awaited here, never waited
-/// for by blocking this thread: on a current-thread runtime that wait deadlocks as soon
-/// as the permits it waits for have been handed to tasks of this same, now paused, runtime
-/// (see the crate docs, "Known issue").
-async fn task_loop(soak: Arc<Soak>, context: &'static str, block_on_limited: bool) {
+async fn task_loop(soak: Arc<Soak>, context: &'static str) {
     while let Some(plan) = soak.next() {
-        let route = match plan.route(4) {
-            0 | 1 if plan.call == Call::Metered && !block_on_limited => 2,
-            route => route,
-        };
-        match route {
+        match plan.route(4) {
             0 => blocking_call(&soak, plan, context),
             1 => block_on_call(&soak, plan, context),
             2 => {
@@ -508,12 +488,7 @@ fn start_drivers(soak: &Arc<Soak>) -> Vec<(String, JoinHandle<()>)> {
                 .enable_all()
                 .build()
                 .expect("build the multi-thread runtime");
-            runtime.block_on(runtime_loops(
-                multi,
-                MULTI_THREAD_TASKS,
-                "multi-thread",
-                true,
-            ));
+            runtime.block_on(runtime_loops(multi, MULTI_THREAD_TASKS, "multi-thread"));
         }),
     );
 
@@ -527,7 +502,7 @@ fn start_drivers(soak: &Arc<Soak>) -> Vec<(String, JoinHandle<()>)> {
                     .enable_all()
                     .build()
                     .expect("build a current-thread runtime");
-                let loops = runtime_loops(soak, CURRENT_THREAD_TASKS, "current-thread", false);
+                let loops = runtime_loops(soak, CURRENT_THREAD_TASKS, "current-thread");
                 runtime.block_on(loops);
             }),
         );
@@ -547,12 +522,7 @@ fn start_drivers(soak: &Arc<Soak>) -> Vec<(String, JoinHandle<()>)> {
 
 /// Inside a runtime: `tasks` spawned task loops, one blocking-pool loop, and one loop in the
 /// runtime's `block_on` future itself, under a `LocalSet`.
-async fn runtime_loops(
-    soak: Arc<Soak>,
-    tasks: usize,
-    flavor: &'static str,
-    block_on_limited: bool,
-) {
+async fn runtime_loops(soak: Arc<Soak>, tasks: usize, flavor: &'static str) {
     let context = |place: &str| -> &'static str {
         // A handful of fixed strings, made once per runtime.
         Box::leak(format!("{flavor} runtime, {place}").into_boxed_str())
@@ -560,7 +530,7 @@ async fn runtime_loops(
     let spawned: Vec<_> = (0..tasks)
         .map(|_| {
             let context = context("task");
-            tokio::spawn(task_loop(Arc::clone(&soak), context, block_on_limited))
+            tokio::spawn(task_loop(Arc::clone(&soak), context))
         })
         .collect();
     let blocking = {
@@ -571,7 +541,6 @@ async fn runtime_loops(
         .run_until(task_loop(
             Arc::clone(&soak),
             context("LocalSet in block_on"),
-            block_on_limited,
         ))
         .await;
     for task in spawned {
