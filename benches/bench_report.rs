@@ -334,10 +334,14 @@ fn group_2(rows: &mut Vec<Row>, switches: &mut Vec<(String, Option<f64>)>) -> Ve
             rows.push(row(&path, of(SMARTASYNC), name, *baseline_ns, target));
         }
 
-        let path = format!("`foo_async().await` through a one-thread lane, same body, {flavor} task");
+        let path =
+            format!("`foo_async().await` through a one-thread lane, same body, {flavor} task");
         for (name, target) in [
             (SPAWN_BLOCKING, Target::AtMost(0.6)),
-            ("smartasync `foo_async().await` without a lane", Target::Info),
+            (
+                "smartasync `foo_async().await` without a lane",
+                Target::Info,
+            ),
             (DEDICATED, Target::Info),
             (FLOOR, Target::Info),
         ] {
