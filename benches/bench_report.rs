@@ -16,7 +16,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use smartasync::smartasync;
+use smartasync::{Lane, smartasync};
 use smartasync_benches::{
     Batch, HandoffPool, KEY, OffloadThread, PingPong, Row, Target, cached_runtime, checksum,
     context_switches, current_thread_runtime, enter_and_poll, interleaved, multi_thread_runtime,
@@ -60,7 +60,15 @@ impl Catalog {
     fn find_plain(&self, key: &str) -> u64 {
         checksum(key, *self.seed)
     }
+
+    /// The same body on a one-thread lane.
+    #[smartasync(lane = CATALOG_LANE)]
+    fn find_on_lane(&self, key: &str) -> u64 {
+        checksum(key, *self.seed)
+    }
 }
+
+static CATALOG_LANE: Lane = Lane::new("bench-lane");
 
 fn catalog() -> Catalog {
     Catalog { seed: Arc::new(7) }
@@ -84,7 +92,7 @@ fn main() {
 
     group_1(&mut rows);
     let mut switches = Vec::new();
-    group_2(&mut rows, &mut switches);
+    let lane_ratios = group_2(&mut rows, &mut switches);
     group_3(&mut rows);
 
     // Group 5: the floor.
@@ -107,6 +115,10 @@ fn main() {
     for (path, per_call) in switches {
         let per_call = per_call.map_or_else(|| "n/a".to_owned(), |n| format!("{n:.2}"));
         println!("| {path} | {per_call} |");
+    }
+    println!();
+    for line in lane_ratios {
+        println!("{line}");
     }
     println!();
     println!("(measured in {:.1} s)", started.elapsed().as_secs_f64());
@@ -211,30 +223,31 @@ fn group_1(rows: &mut Vec<Row>) {
     ));
 }
 
-/// Group 2: async caller, `fn` body with `&self` + `&str`, both runtime flavors; with the
-/// candidates that show where `spawn_blocking`'s time goes, and the context switches each
-/// path makes per call.
-fn group_2(rows: &mut Vec<Row>, switches: &mut Vec<(String, Option<f64>)>) {
+/// Group 2: async caller, `fn` body with `&self` + `&str`, both runtime flavors; the same
+/// body through a one-thread lane; the candidates that show where `spawn_blocking`'s time
+/// goes; the floor in the same run; and the context switches each path makes per call.
+/// Returns the lane / `spawn_blocking` ratio of each flavor, as lines to print.
+fn group_2(rows: &mut Vec<Row>, switches: &mut Vec<(String, Option<f64>)>) -> Vec<String> {
+    let mut lane_ratios = Vec::new();
     let dedicated = &OffloadThread::new(Duration::ZERO);
     let pool = &HandoffPool::new();
     let spinning = &OffloadThread::new(Duration::from_micros(50));
+    let pong = &PingPong::new();
     for (flavor, runtime) in [
         ("multi-thread", multi_thread_runtime()),
         ("current-thread", current_thread_runtime()),
     ] {
         let runtime = &runtime;
-        let mut named: Vec<(&str, Target, Batch<'_>)> = vec![
+        let mut named: Vec<(&str, Batch<'_>)> = vec![
             (
-                "smartasync",
-                Target::Info,
+                SMARTASYNC,
                 Box::new(move |n| {
                     let svc = catalog();
                     time_in_task(runtime, n, move || svc.find_async(KEY))
                 }),
             ),
             (
-                "`spawn_blocking` + owned copies",
-                Target::AtMost(1.1),
+                SPAWN_BLOCKING,
                 Box::new(move |n| {
                     let svc = catalog();
                     time_in_task(runtime, n, move || {
@@ -249,8 +262,14 @@ fn group_2(rows: &mut Vec<Row>, switches: &mut Vec<(String, Option<f64>)>) {
                 }),
             ),
             (
+                LANE,
+                Box::new(move |n| {
+                    let svc = catalog();
+                    time_in_task(runtime, n, move || svc.find_on_lane_async(KEY))
+                }),
+            ),
+            (
                 "inline (blocks the async thread)",
-                Target::Info,
                 Box::new(move |n| {
                     let svc = catalog();
                     time_in_task(runtime, n, move || {
@@ -259,19 +278,13 @@ fn group_2(rows: &mut Vec<Row>, switches: &mut Vec<(String, Option<f64>)>) {
                     })
                 }),
             ),
-            (
-                "candidate: dedicated thread, std channel + oneshot",
-                Target::Info,
-                offload_batch(runtime, dedicated),
-            ),
+            (DEDICATED, offload_batch(runtime, dedicated)),
             (
                 "candidate: same, spinning 50 us before parking",
-                Target::Info,
                 offload_batch(runtime, spinning),
             ),
             (
                 "candidate: pool with one-wake-up hand-over",
-                Target::Info,
                 Box::new(move |n| {
                     let svc = catalog();
                     let pool = pool.handle();
@@ -282,13 +295,13 @@ fn group_2(rows: &mut Vec<Row>, switches: &mut Vec<(String, Option<f64>)>) {
                     })
                 }),
             ),
+            (FLOOR, floor_batch(pong)),
         ];
         if flavor == "multi-thread" {
             named.insert(
-                2,
+                3,
                 (
                     "`block_in_place`",
-                    Target::Info,
                     Box::new(move |n| {
                         let svc = catalog();
                         time_in_task(runtime, n, move || {
@@ -299,24 +312,59 @@ fn group_2(rows: &mut Vec<Row>, switches: &mut Vec<(String, Option<f64>)>) {
                 ),
             );
         }
-        let path = format!("`foo_async().await`, `fn` body (`&self`, `&str`), {flavor} task");
-        for (name, _, batch) in &mut named {
-            if !name.contains("inline") && !name.contains("block_in_place") {
+        for (name, batch) in &mut named {
+            if !name.contains("inline") && !name.contains("block_in_place") && *name != FLOOR {
                 switches.push((format!("{name}, {flavor} task"), switches_per_call(batch)));
             }
         }
-        let mut batches: Vec<Batch<'_>> = Vec::new();
-        let mut labels = Vec::new();
-        for (name, target, batch) in named {
-            labels.push((name, target));
-            batches.push(batch);
-        }
+        let (names, mut batches): (Vec<&str>, Vec<Batch<'_>>) = named.into_iter().unzip();
         let ns = interleaved(1_000, 21, &mut batches);
-        for ((name, target), baseline_ns) in labels.into_iter().zip(&ns).skip(1) {
-            rows.push(row(&path, ns[0], name, *baseline_ns, target));
+        let of = |wanted: &str| ns[names.iter().position(|name| *name == wanted).unwrap()];
+
+        let path = format!("`foo_async().await`, `fn` body (`&self`, `&str`), {flavor} task");
+        for (name, baseline_ns) in names.iter().zip(&ns) {
+            if [SMARTASYNC, LANE, FLOOR].contains(name) {
+                continue;
+            }
+            let target = if *name == SPAWN_BLOCKING {
+                Target::AtMost(1.1)
+            } else {
+                Target::Info
+            };
+            rows.push(row(&path, of(SMARTASYNC), name, *baseline_ns, target));
         }
+
+        let path =
+            format!("`foo_async().await` through a one-thread lane, same body, {flavor} task");
+        for (name, target) in [
+            (SPAWN_BLOCKING, Target::AtMost(0.6)),
+            (
+                "smartasync `foo_async().await` without a lane",
+                Target::Info,
+            ),
+            (DEDICATED, Target::Info),
+            (FLOOR, Target::Info),
+        ] {
+            let baseline_ns = if name.starts_with("smartasync") {
+                of(SMARTASYNC)
+            } else {
+                of(name)
+            };
+            rows.push(row(&path, of(LANE), name, baseline_ns, target));
+        }
+        lane_ratios.push(format!(
+            "lane / `spawn_blocking`, {flavor} task: {:.2}x (target <= 0.60x)",
+            of(LANE) / of(SPAWN_BLOCKING)
+        ));
     }
+    lane_ratios
 }
+
+const SMARTASYNC: &str = "smartasync";
+const SPAWN_BLOCKING: &str = "`spawn_blocking` + owned copies";
+const LANE: &str = "smartasync through a one-thread lane";
+const DEDICATED: &str = "candidate: dedicated thread, std channel + oneshot";
+const FLOOR: &str = "floor: std channel ping-pong round trip";
 
 /// A batch of `n` calls run through a candidate offload thread.
 fn offload_batch<'a>(runtime: &'a tokio::runtime::Runtime, offload: &OffloadThread) -> Batch<'a> {

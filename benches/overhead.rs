@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use criterion::{
     BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
 };
-use smartasync::smartasync;
+use smartasync::{Lane, smartasync};
 use smartasync_benches::{
     HandoffPool, KEY, OffloadThread, PingPong, cached_runtime, checksum, current_thread_runtime,
     enter_and_poll, multi_thread_runtime, per_call_current_thread, per_call_multi_thread,
@@ -63,7 +63,15 @@ impl Catalog {
     fn find_plain(&self, key: &str) -> u64 {
         checksum(key, *self.seed)
     }
+
+    /// The same body on a one-thread lane.
+    #[smartasync(lane = CATALOG_LANE)]
+    fn find_on_lane(&self, key: &str) -> u64 {
+        checksum(key, *self.seed)
+    }
 }
+
+static CATALOG_LANE: Lane = Lane::new("bench-lane");
 
 fn catalog() -> Catalog {
     Catalog { seed: Arc::new(7) }
@@ -126,7 +134,8 @@ fn sync_caller_async_body(c: &mut Criterion) {
     group.finish();
 }
 
-/// Group 2: async caller (a task), `fn` body with `&self` + `&str`, on both runtime flavors.
+/// Group 2: async caller (a task), `fn` body with `&self` + `&str`, on both runtime flavors;
+/// the same body through a one-thread lane.
 fn async_caller_fn_body(c: &mut Criterion) {
     for (flavor, runtime) in [
         ("multi_thread", multi_thread_runtime()),
@@ -152,6 +161,17 @@ fn async_caller_fn_body(c: &mut Criterion) {
                             .expect("the body does not panic")
                     }
                 }
+            },
+        );
+        // The same body through a one-thread lane: one warm thread, one wake-up each way
+        // (the 0.6x-of-`spawn_blocking` target of BENCHMARKS.md).
+        bench_in_task(
+            &mut group,
+            &runtime,
+            "smartasync lane foo_async().await (one thread)",
+            || {
+                let svc = catalog();
+                move || svc.find_on_lane_async(KEY)
             },
         );
         if flavor == "multi_thread" {
