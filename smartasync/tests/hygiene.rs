@@ -86,3 +86,50 @@ fn pair_works_with_shadowed_names() {
         ::core::assert_eq!(free_async(&[3]).await, 3);
     });
 }
+
+static LANE: ::smartasync::Lane = ::smartasync::Lane::new("hygiene-lane");
+
+#[::smartasync::smartasync]
+trait Store: ::core::marker::Send + ::core::marker::Sync {
+    fn get(&self, key: &str) -> u32;
+    async fn put(&self, key: &str, value: u32) -> ::core::result::Result<u32, ()>;
+    fn doubled(&self, key: &str) -> u32 {
+        self.get(key) * 2
+    }
+}
+
+#[::smartasync::smartasync]
+impl Store for Service {
+    #[::smartasync::smartasync(limit = 2)]
+    fn get(&self, key: &str) -> u32 {
+        self.base + key.len() as u32
+    }
+
+    async fn put(&self, key: &str, value: u32) -> ::core::result::Result<u32, ()> {
+        ::core::result::Result::Ok(value + key.len() as u32)
+    }
+}
+
+#[::smartasync::smartasync]
+impl Service {
+    #[::smartasync::smartasync(lane = LANE)]
+    fn on_lane(&self, key: &str) -> u32 {
+        self.base + key.len() as u32
+    }
+}
+
+#[test]
+fn traits_limits_and_lanes_work_with_shadowed_names() {
+    let service = Service { base: 1 };
+    let store: &dyn Store = &service;
+    ::core::assert_eq!(store.get("ab"), 3);
+    ::core::assert_eq!(store.doubled("ab"), 6);
+    ::core::assert_eq!(service.on_lane("abc"), 4);
+    let runtime = ::tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        ::core::assert_eq!(store.get_async("a").await, 2);
+        ::core::assert_eq!(store.put_async("a", 1).await, ::core::result::Result::Ok(2));
+        ::core::assert_eq!(store.doubled_async("a").await, 4);
+        ::core::assert_eq!(service.on_lane_async("a").await, 2);
+    });
+}
