@@ -50,8 +50,25 @@ pub fn signature(plan: &Plan<'_>, sig: &Signature, extra: &[WherePredicate]) -> 
                     }
                 }
             }
-            FnArg::Typed(arg) => namer.visit_type_mut(&mut arg.ty),
+            FnArg::Typed(arg) => {
+                namer.visit_type_mut(&mut arg.ty);
+                // An `impl Trait` argument is a type parameter the future holds.
+                OutlivesFuture(&fut).visit_type_mut(&mut arg.ty);
+            }
         }
+    }
+    // The output's elided lifetimes are the receiver's (or the one input's), as elision
+    // says: named here too, since the inputs now name theirs.
+    let receiver_lifetime = sig.receiver().and_then(|receiver| match &*receiver.ty {
+        syn::Type::Reference(reference) => reference.lifetime.clone(),
+        _ => None,
+    });
+    let elided = receiver_lifetime.or_else(|| match namer.named.as_slice() {
+        [only] => Some(only.clone()),
+        _ => None,
+    });
+    if let (Some(lifetime), ReturnType::Type(_, ty)) = (elided, &mut sig.output) {
+        FillElided(lifetime).visit_type_mut(ty);
     }
 
     let mut outlived: Vec<Lifetime> = sig
@@ -140,6 +157,40 @@ impl VisitMut for Namer {
     fn visit_lifetime_mut(&mut self, lifetime: &mut Lifetime) {
         if lifetime.ident == "_" {
             *lifetime = self.fresh();
+        }
+    }
+
+    fn visit_type_bare_fn_mut(&mut self, _: &mut TypeBareFn) {}
+
+    fn visit_parenthesized_generic_arguments_mut(&mut self, _: &mut ParenthesizedGenericArguments) {
+    }
+}
+
+/// Adds `+ 'fut` to each `impl Trait` in an argument's type.
+struct OutlivesFuture<'a>(&'a Lifetime);
+
+impl VisitMut for OutlivesFuture<'_> {
+    fn visit_type_impl_trait_mut(&mut self, ty: &mut syn::TypeImplTrait) {
+        visit_mut::visit_type_impl_trait_mut(self, ty);
+        ty.bounds
+            .push(syn::TypeParamBound::Lifetime(self.0.clone()));
+    }
+}
+
+/// Gives each elided lifetime of the output (`&T`, `'_`) the lifetime elision would.
+struct FillElided(Lifetime);
+
+impl VisitMut for FillElided {
+    fn visit_type_reference_mut(&mut self, reference: &mut TypeReference) {
+        if reference.lifetime.is_none() {
+            reference.lifetime = Some(self.0.clone());
+        }
+        visit_mut::visit_type_reference_mut(self, reference);
+    }
+
+    fn visit_lifetime_mut(&mut self, lifetime: &mut Lifetime) {
+        if lifetime.ident == "_" {
+            *lifetime = self.0.clone();
         }
     }
 

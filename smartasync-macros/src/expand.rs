@@ -85,10 +85,15 @@ fn written(plan: &Plan<'_>) -> TokenStream {
         Twin::Offload | Twin::InPlace => {}
     }
     let awaited = plan.twin == Twin::Drive;
-    let body = function
-        .body
-        .as_ref()
-        .map(|body| lane_dispatch(plan, limited(plan, body.to_token_stream(), awaited)));
+    let mut prelude = lane_dispatch(plan);
+    prelude.extend(limit_prelude(plan, awaited));
+    let body = function.body.as_ref().map(|body| {
+        if prelude.is_empty() {
+            body.to_token_stream()
+        } else {
+            body.with_prelude(prelude)
+        }
+    });
     Entry {
         attrs,
         sig: sig.into_token_stream(),
@@ -417,20 +422,20 @@ enum Runner {
     LaneBlocking,
 }
 
-/// A lane's written body: run where it is when on the lane, else queued on the lane and
-/// waited for, with owned copies of the arguments (a job for another thread is `'static`).
-fn lane_dispatch(plan: &Plan<'_>, body: TokenStream) -> TokenStream {
+/// The start of a lane's written body: run where it is when on the lane, else queued on
+/// the lane and waited for, with owned copies of the arguments (a job for another thread
+/// is `'static`).
+fn lane_dispatch(plan: &Plan<'_>) -> TokenStream {
     let (Some(lane), Twin::Offload) = (&plan.lane, plan.twin) else {
-        return body;
+        return TokenStream::new();
     };
     let krate = &plan.krate;
     let queued = offload_call(plan, true, Runner::LaneBlocking);
-    quote!({
+    quote! {
         if !#krate::Lane::is_current(&#lane) {
             return #queued;
         }
-        #body
-    })
+    }
 }
 
 /// `limit = N`: the `static` through which an entry finds the function's limit, shared by
@@ -485,15 +490,6 @@ fn held_prelude(plan: &Plan<'_>) -> TokenStream {
     let permit = model::hidden("permit");
     let owner = limit_owner(plan);
     quote!(#site let #permit = __SMARTASYNC_LIMIT.acquire(#owner).await.hold();)
-}
-
-/// The written body under the limit, if any.
-fn limited(plan: &Plan<'_>, body: TokenStream, awaited: bool) -> TokenStream {
-    if plan.limit.is_none() {
-        return body;
-    }
-    let prelude = limit_prelude(plan, awaited);
-    quote!({ #prelude #body })
 }
 
 const IN_PLACE: &str = "runs the same body on the awaiting thread, inside \

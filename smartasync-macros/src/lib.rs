@@ -372,8 +372,10 @@ use proc_macro::TokenStream;
 /// # });
 /// ```
 ///
-/// A thread that runs a limited body holds its permit for nested blocking calls of the
-/// same function, so a body that calls itself does not wait for itself.
+/// A thread that runs a limited `fn` body holds its permit for nested blocking calls of
+/// the same function, so such a body that calls itself does not wait for itself; an
+/// `async fn` body that calls itself waits for a second permit. The crate documentation's
+/// limitations say where a blocking caller on a current-thread runtime can wait forever.
 ///
 /// ## `lane = PATH`
 ///

@@ -234,6 +234,18 @@ impl Body {
         }
     }
 
+    /// The body with `prelude` before its statements, after its inner attributes, in its
+    /// own braces: no extra block around the user's code.
+    pub fn with_prelude(&self, prelude: TokenStream) -> TokenStream {
+        let mut tokens = TokenStream::new();
+        tokens.append_all(&self.inner_attrs);
+        tokens.extend(prelude);
+        tokens.extend(self.rest.clone());
+        let mut group = Group::new(Delimiter::Brace, tokens);
+        group.set_span(self.group.span());
+        group.into_token_stream()
+    }
+
     /// The body as a block for a closure or an `async` block, after `prelude`. Inner
     /// attributes cannot stay there; the caller moves them onto the generated function.
     pub fn as_block(&self, prelude: TokenStream) -> TokenStream {

@@ -201,7 +201,8 @@ where
 }
 
 /// The async entry of a lane's body: queued when first polled, awaited without holding a
-/// thread. Dropped before the body starts, the body never runs; after, it runs to the end.
+/// thread, or run at once where it is polled on one of the lane's threads. Dropped before
+/// the body starts, the body never runs; after, it runs to the end.
 // Not an `async fn`: the caller's span is taken when the entry is called, not when polled.
 #[allow(clippy::manual_async_fn)]
 pub fn run_async<F, T>(lane: &'static Lane, body: F) -> impl Future<Output = T> + Send + 'static
@@ -211,6 +212,11 @@ where
 {
     let body = in_current_span(body);
     async move {
+        // Polled on the lane's own thread (a lane body that drives an async entry of its
+        // own lane with `block_on`): the lane is busy with this very call, so run here.
+        if lane.is_current() {
+            return body();
+        }
         let (reply, outcome) = oneshot::channel();
         lane.push(job(body, reply));
         resume(outcome.await)

@@ -82,6 +82,12 @@ impl Store {
         self.write(row) + self.write(row)
     }
 
+    /// Drives the async entry of a body of its own lane: runs inline, no deadlock.
+    #[smartasync(lane = SERIAL)]
+    fn write_via_entry(&self, row: &str) -> usize {
+        smartasync::block_on(self.write_async(row))
+    }
+
     #[smartasync(lane = SERIAL)]
     fn fail(&self, message: &str) -> usize {
         std::panic::panic_any(message.to_owned())
@@ -126,6 +132,8 @@ fn nested_calls_on_the_lane_run_inline() {
         assert_eq!(store.write_twice("ab"), 4);
         let runtime = support::current_thread("lane-ct");
         assert_eq!(runtime.block_on(store.write_twice_async("abc")), 6);
+        assert_eq!(store.write_via_entry("ab"), 2);
+        assert_eq!(runtime.block_on(store.write_via_entry_async("abcd")), 4);
     });
 }
 
