@@ -121,6 +121,9 @@ pub mod library {
             usize::from(self.load("count", &[]).is_some())
         }
 
+        /// A name borrowed from `self` (an elided output lifetime).
+        async fn label(&self) -> &str;
+
         /// Lists, provided.
         async fn list(&self, mut limit: usize) -> Vec<String> {
             limit = limit.min(1);
@@ -129,6 +132,21 @@ pub mod library {
                 .into_iter()
                 .take(limit)
                 .collect()
+        }
+    }
+
+    /// Shows values: an `impl Trait` argument that the async entry's future holds.
+    #[smartasync]
+    pub trait Shows: Send + Sync {
+        /// Shows any value.
+        fn show(&self, value: impl std::fmt::Display + Send + Sync) -> String;
+    }
+
+    #[smartasync]
+    impl Shows for Remote {
+        async fn show(&self, value: impl std::fmt::Display + Send + Sync) -> String {
+            tokio::task::yield_now().await;
+            value.to_string()
         }
     }
 
@@ -145,6 +163,11 @@ pub mod library {
         fn store(&self, key: String, (left, right): (u32, u32)) -> u32 {
             u32::try_from(key.len()).unwrap_or(u32::MAX) + left + right
         }
+
+        async fn label(&self) -> &str {
+            tokio::task::yield_now().await;
+            "blocking"
+        }
     }
 
     /// An async repository.
@@ -160,6 +183,13 @@ pub mod library {
 
         async fn store(&self, key: String, (left, right): (u32, u32)) -> u32 {
             u32::try_from(key.len()).unwrap_or(u32::MAX) + left + right
+        }
+
+        // The test's own choice of a literal, not the attribute's code.
+        #[allow(clippy::unnecessary_literal_bound)]
+        #[smartasync(in_place)]
+        fn label(&self) -> &str {
+            "remote"
         }
 
         #[smartasync(in_place)]
@@ -229,8 +259,10 @@ fn linted_items_work() {
             assert_eq!(repository.store_async("ab".into(), (1, 2)).await, 5);
             assert_eq!(repository.list_async(3).await, ["list0"]);
             assert!(repository.count_async().await >= 1);
+            assert!(!repository.label_async().await.is_empty());
         }
         assert_eq!(Service::zero_async().await.base_async().await, 0);
+        assert_eq!(library::Shows::show_async(&library::Remote, 7).await, "7");
     });
     let repository: &dyn library::Repository = &library::Remote;
     assert_eq!(repository.store("a".into(), (0, 0)), 1);
