@@ -23,6 +23,15 @@ pub fn end_span(ty: &Type) -> Span {
         .map_or_else(Span::call_site, |token| token.span())
 }
 
+/// The span of the last token of `tokens`.
+pub fn end_span_of(tokens: &impl ToTokens) -> Span {
+    tokens
+        .to_token_stream()
+        .into_iter()
+        .last()
+        .map_or_else(Span::call_site, |token| token.span())
+}
+
 /// `ty: Helper`, spanned at `span`; for a type that mentions `impl Trait`, which a `where`
 /// clause cannot name, the bound is added to each `impl` in `ty` instead.
 pub fn require(ty: &mut Type, krate: &Path, helper: Helper, span: Span) -> Option<WherePredicate> {

@@ -7,7 +7,7 @@
 use proc_macro2::TokenStream;
 use quote::{quote, ToTokens};
 use syn::{
-    AttrStyle, Attribute, FnArg, Ident, Pat, PatIdent, ReturnType, Signature, WherePredicate,
+    AttrStyle, Attribute, FnArg, Ident, Pat, PatIdent, Path, ReturnType, Signature, WherePredicate,
 };
 
 use crate::model::{self, Crossing, Plan, Site, Twin};
@@ -388,7 +388,10 @@ fn offload_call(plan: &Plan<'_>, spanned: bool, runner: Runner) -> TokenStream {
             copied_body(plan, quote!(#(let #pats = #given;)*))
         }
     };
-    let lane = plan.lane.as_ref().map(|lane| quote!(&#lane,));
+    let lane = plan.lane.as_ref().map(|lane| {
+        let lane = lane_ref(krate, lane);
+        quote!(#lane,)
+    });
     let Some(site) = limit_site(plan) else {
         return quote!({ #prelude #offload(#lane move || #body) });
     };
@@ -430,12 +433,21 @@ fn lane_dispatch(plan: &Plan<'_>) -> TokenStream {
         return TokenStream::new();
     };
     let krate = &plan.krate;
+    let lane = lane_ref(krate, lane);
     let queued = offload_call(plan, true, Runner::LaneBlocking);
     quote! {
-        if !#krate::Lane::is_current(&#lane) {
+        if !#krate::Lane::is_current(#lane) {
             return #queued;
         }
     }
+}
+
+/// `&'static Lane` from the user's path, checked by a helper trait spanned at the path so
+/// that a path to something else is reported in smartasync's words.
+fn lane_ref(krate: &Path, lane: &Path) -> TokenStream {
+    let span = bound::end_span_of(lane);
+    let check = bound::respan(quote!(#krate::__private::lane), span);
+    quote!(#check(&#lane))
 }
 
 /// `limit = N`: the `static` through which an entry finds the function's limit, shared by

@@ -291,3 +291,25 @@ where
     });
     async move { T::smartasync_unpack(task.await.value) }
 }
+
+/// Required of what `lane = ..` names, for its message.
+#[diagnostic::on_unimplemented(
+    message = "`#[smartasync(lane = ..)]` names `{Self}`, not a `smartasync::Lane`",
+    label = "expected a `static` of type `smartasync::Lane`",
+    note = "declare one: `static DB: smartasync::Lane = smartasync::Lane::new(\"db\");`, and name it: `#[smartasync(lane = DB)]`"
+)]
+pub trait IsLane {
+    /// The lane.
+    fn smartasync_lane(&'static self) -> &'static crate::Lane;
+}
+
+impl IsLane for crate::Lane {
+    fn smartasync_lane(&'static self) -> &'static crate::Lane {
+        self
+    }
+}
+
+/// The lane that `lane = ..` names.
+pub fn lane<L: IsLane + ?Sized>(lane: &'static L) -> &'static crate::Lane {
+    lane.smartasync_lane()
+}

@@ -1,5 +1,5 @@
 fn insert(&self, name: &str, age: u32) -> Result<u64, Error> {
-    if !::smartasync::Lane::is_current(&DB) {
+    if !::smartasync::Lane::is_current(::smartasync::__private::lane(&DB)) {
         return {
             let __smartasync_self = ::smartasync::__private::Shared::new(self);
             let name = ::smartasync::__private::Copied::new(name);
@@ -8,7 +8,7 @@ fn insert(&self, name: &str, age: u32) -> Result<u64, Error> {
                 _,
                 Result<u64, Error>,
             >(
-                &DB,
+                ::smartasync::__private::lane(&DB),
                 move || Self::insert(
                     ::smartasync::__private::Shared::lend(&__smartasync_self),
                     ::smartasync::__private::Copied::lend(&name),
@@ -41,7 +41,7 @@ where
         _,
         Result<u64, Error>,
     >(
-        &DB,
+        ::smartasync::__private::lane(&DB),
         move || Self::insert(
             ::smartasync::__private::Shared::lend(&__smartasync_self),
             ::smartasync::__private::Copied::lend(&name),
@@ -51,14 +51,16 @@ where
 }
 #[allow(dead_code)]
 fn parse(text: &str) -> usize {
-    if !::smartasync::Lane::is_current(&crate::lanes::PARSERS) {
+    if !::smartasync::Lane::is_current(
+        ::smartasync::__private::lane(&crate::lanes::PARSERS),
+    ) {
         return {
             let text = ::smartasync::__private::Copied::new(text);
             ::smartasync::__private::lane_blocking::<
                 _,
                 usize,
             >(
-                &crate::lanes::PARSERS,
+                ::smartasync::__private::lane(&crate::lanes::PARSERS),
                 move || {
                     let text = ::smartasync::__private::Copied::lend(&text);
                     text.len()
@@ -82,7 +84,7 @@ where
         _,
         usize,
     >(
-        &crate::lanes::PARSERS,
+        ::smartasync::__private::lane(&crate::lanes::PARSERS),
         move || {
             let text = ::smartasync::__private::Copied::lend(&text);
             text.len()
