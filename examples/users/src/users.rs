@@ -118,8 +118,14 @@ impl NewUser {
         }
     }
 
-    /// The trimmed name and normalized email, or why they are not acceptable.
-    pub(crate) fn validated(&self) -> Result<(String, String), UserError> {
+    /// The trimmed name and normalized email, or why they are not acceptable: the rules
+    /// every backend applies before it stores a user (public so that other stores of the
+    /// same data, such as the peers measured in `benches/peers`, apply the same ones).
+    ///
+    /// # Errors
+    ///
+    /// [`UserError::Invalid`] with the reason.
+    pub fn validated(&self) -> Result<(String, String), UserError> {
         let name = self.name.trim();
         if name.is_empty() {
             return Err(UserError::invalid("name must not be empty"));
