@@ -46,6 +46,10 @@ struct Args {
     /// Draw no pictures.
     #[arg(long, conflicts_with = "plots")]
     no_plots: bool,
+    /// Where the throw-away database files go [default: the temp dir]. A tmpfs such as
+    /// `/dev/shm` takes the disk's fsync out of the SQLite figures.
+    #[arg(long)]
+    db_dir: Option<PathBuf>,
     /// A few seconds in all (CI): short runs at 1 and 8 clients, no pictures.
     #[arg(long)]
     smoke: bool,
@@ -77,6 +81,9 @@ fn options(args: &Args) -> Result<Options, String> {
     };
     options.sqlite = args.only != Some(Scenario::Http);
     options.http = args.only != Some(Scenario::Sqlite);
+    if let Some(dir) = &args.db_dir {
+        options.scratch = dir.clone();
+    }
     if args.no_plots {
         options.plots = None;
     } else if let Some(dir) = &args.plots {
