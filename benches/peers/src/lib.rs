@@ -1,5 +1,5 @@
 //! smartasync next to what a user would pick instead, on the same workloads
-//! (`../shared` design, "Peers"; the figures and their reading are in BENCHMARKS.md).
+//! (the figures and their reading are in BENCHMARKS.md, "Peers").
 //!
 //! Two scenarios, each run at every concurrency of [`Options::clients`] for every
 //! contender, the contenders of one concurrency one after the other in an order rotated
