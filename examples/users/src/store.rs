@@ -244,3 +244,32 @@ impl Users for UserStore {
         sql::delete(&*self.connection()?, id)
     }
 }
+
+/// [`UserStore`] without the limit on its writes: the same pool and the same statements,
+/// every write straight to SQLite. It exists to measure what `#[smartasync(limit = ..)]`
+/// buys (`users_load`'s overload run and the overload tests); serve [`UserStore`].
+#[derive(Clone)]
+pub struct UnlimitedStore(pub UserStore);
+
+#[smartasync]
+impl Users for UnlimitedStore {
+    fn list(&self, after: i64, limit: u32) -> Result<Vec<User>, UserError> {
+        self.0.list(after, limit)
+    }
+
+    fn get(&self, id: i64) -> Result<User, UserError> {
+        self.0.get(id)
+    }
+
+    fn create(&self, new: &NewUser) -> Result<User, UserError> {
+        sql::create(&*self.0.connection()?, new)
+    }
+
+    fn update(&self, id: i64, new: &NewUser) -> Result<User, UserError> {
+        sql::update(&*self.0.connection()?, id, new)
+    }
+
+    fn delete(&self, id: i64) -> Result<(), UserError> {
+        sql::delete(&*self.0.connection()?, id)
+    }
+}

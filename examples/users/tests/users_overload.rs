@@ -15,9 +15,8 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::header::{HeaderValue, RETRY_AFTER};
-use smartasync::smartasync;
 use smartasync_example_users::{
-    self as users, LaneStore, NewUser, RETRY_AFTER_SECS, User, UserError, UserStore, Users, sql,
+    self as users, LaneStore, NewUser, RETRY_AFTER_SECS, UnlimitedStore, User, UserStore, Users,
 };
 use support::{TempDb, http_client};
 
@@ -170,33 +169,6 @@ fn a_burst_of_writers_on_the_lane_gets_201s_and_takes_no_pool_thread() {
     assert_eq!(burst.blocking_threads_peak, 0);
 }
 
-/// The pooled store's statements with no limit on the writes.
-#[derive(Clone)]
-struct Unlimited(UserStore);
-
-#[smartasync]
-impl Users for Unlimited {
-    fn list(&self, after: i64, limit: u32) -> Result<Vec<User>, UserError> {
-        self.0.list(after, limit)
-    }
-
-    fn get(&self, id: i64) -> Result<User, UserError> {
-        self.0.get(id)
-    }
-
-    fn create(&self, new: &NewUser) -> Result<User, UserError> {
-        sql::create(&*self.0.connection()?, new)
-    }
-
-    fn update(&self, id: i64, new: &NewUser) -> Result<User, UserError> {
-        sql::update(&*self.0.connection()?, id, new)
-    }
-
-    fn delete(&self, id: i64) -> Result<(), UserError> {
-        sql::delete(&*self.0.connection()?, id)
-    }
-}
-
 /// The control that shows the count above measures something: without the limit the same
 /// burst parks a blocking-pool thread per waiting writer (on the pool's checkout or on
 /// SQLite's lock). Its outcome stays clean here, with a 2 s connection wait.
@@ -204,7 +176,7 @@ impl Users for Unlimited {
 fn without_the_limit_the_same_burst_takes_a_thread_per_writer() {
     let db = TempDb::new("burst-unlimited");
     let store = UserStore::open_with_pool_size(db.path(), CONNECTIONS).unwrap();
-    let burst = burst(Arc::new(Unlimited(store)), &db);
+    let burst = burst(Arc::new(UnlimitedStore(store)), &db);
     burst.assert_clean();
     assert!(
         burst.blocking_threads_peak >= (WRITERS / 2) as usize,

@@ -22,9 +22,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
-use smartasync::smartasync;
 use smartasync_example_users::{
-    self as users, LaneStore, NewUser, USERS_DB, User, UserError, UserStore, Users, sql,
+    self as users, LaneStore, NewUser, USERS_DB, UnlimitedStore, User, UserError, UserStore, Users,
 };
 
 #[cfg(doc)]
@@ -37,34 +36,6 @@ const WORKERS: usize = 2;
 const WRITERS_PER_CONNECTION: u32 = 10;
 /// At most this many creates per writer, whatever the duration.
 const MAX_CREATES_PER_WRITER: usize = 500;
-
-/// The pooled store with no limit on its writes, to measure what the limit buys: the same
-/// pool and the same statements ([`sql`]) as [`UserStore`], the reads its own.
-#[derive(Clone)]
-struct Unlimited(UserStore);
-
-#[smartasync]
-impl Users for Unlimited {
-    fn list(&self, after: i64, limit: u32) -> Result<Vec<User>, UserError> {
-        self.0.list(after, limit)
-    }
-
-    fn get(&self, id: i64) -> Result<User, UserError> {
-        self.0.get(id)
-    }
-
-    fn create(&self, new: &NewUser) -> Result<User, UserError> {
-        sql::create(&*self.0.connection()?, new)
-    }
-
-    fn update(&self, id: i64, new: &NewUser) -> Result<User, UserError> {
-        sql::update(&*self.0.connection()?, id, new)
-    }
-
-    fn delete(&self, id: i64) -> Result<(), UserError> {
-        sql::delete(&*self.0.connection()?, id)
-    }
-}
 
 /// The three stores under the burst.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,9 +68,10 @@ impl Variant {
     fn open(self, db: &Path, connections: u32) -> Result<Arc<dyn Users>, UserError> {
         Ok(match self {
             Self::Limited => Arc::new(UserStore::open_with_pool_size(db, connections)?),
-            Self::Unlimited => {
-                Arc::new(Unlimited(UserStore::open_with_pool_size(db, connections)?))
-            }
+            Self::Unlimited => Arc::new(UnlimitedStore(UserStore::open_with_pool_size(
+                db,
+                connections,
+            )?)),
             Self::Lane => Arc::new(LaneStore::open(db)?),
         })
     }
