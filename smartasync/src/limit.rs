@@ -89,7 +89,13 @@ impl LimitSite {
             Ok(permit) => permit,
             Err(_) => block_on(limit.semaphore.acquire()).expect("the semaphore is never closed"),
         };
-        Entered(Some(Permit { limit, permit }.hold()))
+        Entered(Some(
+            Permit {
+                limit,
+                _permit: permit,
+            }
+            .hold(),
+        ))
     }
 
     /// For the async entry: a permit, awaited without holding a thread. Dropping the future
@@ -101,14 +107,18 @@ impl LimitSite {
             .acquire()
             .await
             .expect("the semaphore is never closed");
-        Permit { limit, permit }
+        Permit {
+            limit,
+            _permit: permit,
+        }
     }
 }
 
 /// One of a limit's permits, released when dropped.
 pub struct Permit {
     limit: &'static Limit,
-    permit: SemaphorePermit<'static>,
+    /// Kept only to be released when the permit is dropped.
+    _permit: SemaphorePermit<'static>,
 }
 
 /// What [`LimitSite::enter`] took: a permit held by this thread, or nothing where the
@@ -138,7 +148,6 @@ impl Drop for Held {
                 held.remove(index);
             }
         });
-        let _ = &self.permit.permit;
     }
 }
 

@@ -232,6 +232,25 @@ struct Returned<T: Returnable> {
     marker: PhantomData<fn() -> T>,
 }
 
+impl<T: Returnable> Returned<T> {
+    /// `body`, made to return its result packed to cross back (`Send` whatever `T` is
+    /// known to be in generic code).
+    fn packing<F>(body: F) -> impl FnOnce() -> Self + Send + 'static
+    where
+        F: FnOnce() -> T + Send + 'static,
+    {
+        move || Returned {
+            value: body().smartasync_pack(),
+            marker: PhantomData,
+        }
+    }
+
+    /// The result, unpacked in the caller.
+    fn unpack(self) -> T {
+        T::smartasync_unpack(self.value)
+    }
+}
+
 /// The async entry of a `fn` body: [`unblock`] for a body whose output is only known to be
 /// [`Returnable`].
 pub fn offload<F, T>(body: F) -> impl Future<Output = T> + Send + 'static
@@ -239,11 +258,8 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Returnable,
 {
-    let task = unblock(move || Returned {
-        value: body().smartasync_pack(),
-        marker: PhantomData::<fn() -> T>,
-    });
-    async move { T::smartasync_unpack(task.await.value) }
+    let task = unblock(Returned::packing(body));
+    async move { task.await.unpack() }
 }
 
 /// The async entry of a lane's body: [`offload`], on the lane's threads.
@@ -255,11 +271,8 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Returnable,
 {
-    let task = crate::lane::run_async(lane, move || Returned {
-        value: body().smartasync_pack(),
-        marker: PhantomData::<fn() -> T>,
-    });
-    async move { T::smartasync_unpack(task.await.value) }
+    let task = crate::lane::run_async(lane, Returned::packing(body));
+    async move { task.await.unpack() }
 }
 
 /// The blocking entry of a lane's body, called off the lane: queued, waited for.
@@ -268,11 +281,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Returnable,
 {
-    let returned = crate::lane::run_blocking(lane, move || Returned {
-        value: body().smartasync_pack(),
-        marker: PhantomData::<fn() -> T>,
-    });
-    T::smartasync_unpack(returned.value)
+    crate::lane::run_blocking(lane, Returned::packing(body)).unpack()
 }
 
 /// The async entry of a `fn` body under `limit`: [`offload`], with a permit awaited first.
@@ -285,11 +294,8 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Returnable,
 {
-    let task = crate::limit::offload(site, owner, move || Returned {
-        value: body().smartasync_pack(),
-        marker: PhantomData::<fn() -> T>,
-    });
-    async move { T::smartasync_unpack(task.await.value) }
+    let task = crate::limit::offload(site, owner, Returned::packing(body));
+    async move { task.await.unpack() }
 }
 
 /// Required of what `lane = ..` names, for its message.
