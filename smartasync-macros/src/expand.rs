@@ -37,6 +37,8 @@ struct Entry {
     attrs: Vec<Attribute>,
     sig: TokenStream,
     body: Option<TokenStream>,
+    /// A trait method's boxed async entry, whose `T: 'fut` bounds it adds.
+    boxed: bool,
 }
 
 impl Entry {
@@ -45,10 +47,11 @@ impl Entry {
             mut attrs,
             sig,
             body,
+            boxed,
         } = self;
         let generic = plan.function.sig.generics.type_params().next().is_some()
             || !plan.block_types.is_empty();
-        if plan.site.boxed() && generic && sig_is_boxed(&sig) {
+        if boxed && generic {
             // A boxed entry's `T: 'fut` may repeat where a type parameter has its bounds.
             attrs.push(syn::parse_quote!(#[allow(clippy::multiple_bound_locations)]));
         }
@@ -57,14 +60,6 @@ impl Entry {
         let body = body.unwrap_or_else(|| quote!(;));
         quote!(#(#attrs)* #vis #defaultness #sig #body)
     }
-}
-
-/// Whether a signature is a boxed async entry's (the only ones that add `T: 'fut`).
-fn sig_is_boxed(sig: &TokenStream) -> bool {
-    sig.clone()
-        .into_iter()
-        .any(|token| matches!(token, proc_macro2::TokenTree::Ident(ident) if ident == "where"))
-        && sig.to_string().contains("'fut")
 }
 
 /// The written function: as written, renamed `foo_async` for an `async fn` body; in a
@@ -95,6 +90,7 @@ fn written(plan: &Plan<'_>) -> TokenStream {
         }
     });
     Entry {
+        boxed: false,
         attrs,
         sig: sig.into_token_stream(),
         body,
@@ -149,6 +145,7 @@ fn boxed_body(plan: &Plan<'_>) -> Entry {
         .as_ref()
         .map(|body| body.as_block(quote!(#rebind #prelude)));
     Entry {
+        boxed: true,
         attrs,
         sig: sig.into_token_stream(),
         body: Some(quote!({ #boxer::<#output, _>(async move #body) })),
@@ -190,6 +187,7 @@ fn blocking(plan: &Plan<'_>) -> TokenStream {
         }
     };
     Entry {
+        boxed: false,
         attrs,
         sig: sig.into_token_stream(),
         body: Some(body),
@@ -258,6 +256,7 @@ fn offloaded(plan: &Plan<'_>) -> TokenStream {
         quote!(-> impl ::core::future::Future<Output = #output> + ::core::marker::Send + 'static),
     );
     Entry {
+        boxed: false,
         attrs,
         sig,
         body: Some(body),
@@ -288,6 +287,7 @@ fn boxed_offloaded(plan: &Plan<'_>) -> TokenStream {
     let call = offload_call(plan, true, Runner::Pool);
     let boxer = boxer(plan);
     Entry {
+        boxed: true,
         attrs,
         sig: sig.into_token_stream(),
         body: Some(quote!({ #boxer::<#output, _>(#call) })),
@@ -545,6 +545,7 @@ fn in_place(plan: &Plan<'_>) -> TokenStream {
         }
     };
     Entry {
+        boxed: false,
         attrs,
         sig: sig.into_token_stream(),
         body: Some(body),
@@ -586,6 +587,7 @@ fn boxed_in_place(plan: &Plan<'_>) -> TokenStream {
         })
     });
     Entry {
+        boxed: true,
         attrs,
         sig: sig.into_token_stream(),
         body: Some(body),
@@ -607,6 +609,7 @@ fn declared(plan: &Plan<'_>) -> TokenStream {
     );
     let sig = boxed::signature(plan, &plan.function.sig, &[]);
     Entry {
+        boxed: true,
         attrs,
         sig: sig.into_token_stream(),
         body: None,
