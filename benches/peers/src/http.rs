@@ -1,6 +1,6 @@
 //! The second scenario: a sync app over an async client. `threads` plain threads each
 //! send the same sequence of `GET /items/{id}` to the gateway example's in-process
-//! upstream (Axum on loopback, on smartasync's process-wide runtime), one after the
+//! upstream (Axum on loopback, on a 2-worker runtime of its own), one after the
 //! other, through one shared client of each kind:
 //!
 //! - smartasync + reqwest: the gateway example's service, `gateway.fetch(id)`, the
@@ -148,7 +148,15 @@ pub fn run(
     warmup: Duration,
     measure: Duration,
 ) -> Result<Run, String> {
-    let upstream = Upstream::start().map_err(|e| format!("upstream: {e}"))?;
+    // The upstream gets 2 workers of its own (as the SQLite scenario's server does): on
+    // the process-wide runtime it would share threads with smartasync's client only.
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("peers-upstream")
+        .enable_all()
+        .build()
+        .map_err(|e| format!("upstream runtime: {e}"))?;
+    let upstream = Upstream::start_on(server.handle()).map_err(|e| format!("upstream: {e}"))?;
     let shared = Shared::new(client, &upstream.url(), threads)?;
     let start = Instant::now();
     let measure_from = start + warmup;
@@ -190,6 +198,8 @@ pub fn run(
     let connections = upstream.connections();
     // The blocking client must be dropped outside any runtime: here, a plain thread.
     drop(shared);
+    drop(upstream);
+    server.shutdown_timeout(Duration::from_secs(2));
     Ok(Run {
         rps: latencies.len() as f64 / measure.as_secs_f64(),
         p50_ms: latencies.percentile_ms(0.50),

@@ -144,7 +144,7 @@ impl Db {
                     .post_create(deadpool_sqlite::Hook::async_fn(|connection, _| {
                         Box::pin(async move {
                             connection
-                                .interact(|connection| connection.busy_timeout(sql::BUSY_TIMEOUT))
+                                .interact(|connection| sql::configure(connection))
                                 .await
                                 .map_err(|error| {
                                     deadpool_sqlite::HookError::message(error.to_string())
@@ -161,7 +161,7 @@ impl Db {
                     .await
                     .map_err(internal)?;
                 connection
-                    .call(|connection| connection.busy_timeout(sql::BUSY_TIMEOUT))
+                    .call(|connection| sql::configure(connection))
                     .await
                     .map_err(internal)?;
                 Self::TokioRusqlite(connection)
@@ -173,7 +173,7 @@ impl Db {
                 let options = SqliteConnectOptions::new()
                     .filename(path)
                     .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Full)
+                    .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(sql::BUSY_TIMEOUT);
                 let pool = SqlitePoolOptions::new()
                     .max_connections(POOL_SIZE)

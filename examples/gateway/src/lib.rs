@@ -643,8 +643,8 @@ pub fn catalog_item(id: u64) -> Option<Item> {
 /// A small Axum app on a loopback port that serves the catalog as JSON on `GET /items/{id}`
 /// and counts the TCP connections it accepts.
 ///
-/// It runs on smartasync's process-wide runtime, so it serves whichever thread or runtime
-/// calls it, and stops when dropped. [`set_failing`](Self::set_failing) and
+/// [`start`](Self::start) runs it on smartasync's process-wide runtime, so it serves
+/// whichever thread or runtime calls it; it stops when dropped. [`set_failing`](Self::set_failing) and
 /// [`set_delay`](Self::set_delay) simulate an upstream in trouble.
 #[derive(Debug)]
 pub struct Upstream {
@@ -668,10 +668,20 @@ impl Upstream {
     ///
     /// If no loopback port can be bound.
     pub fn start() -> io::Result<Self> {
+        Self::start_on(smartasync::runtime::handle())
+    }
+
+    /// Starts the upstream on an ephemeral loopback port, served by `runtime` (which must
+    /// outlive it): a benchmark gives it a runtime of its own, so that the clients it
+    /// measures do not share their threads with the server.
+    ///
+    /// # Errors
+    ///
+    /// If no loopback port can be bound.
+    pub fn start_on(runtime: &tokio::runtime::Handle) -> io::Result<Self> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        let runtime = smartasync::runtime::handle();
         let listener = {
             let _entered = runtime.enter();
             tokio::net::TcpListener::from_std(listener)?

@@ -50,7 +50,7 @@ impl From<rusqlite::Error> for UserError {
 /// [`UserError::Internal`] if the file cannot be opened or the schema cannot be created.
 pub fn open(path: &Path) -> Result<Connection, UserError> {
     let connection = Connection::open(path)?;
-    connection.busy_timeout(BUSY_TIMEOUT)?;
+    configure(&connection)?;
     // WAL lets readers (the API) and a writer (the CLI) share the file; the mode is stored
     // in the file, so setting it once covers every later connection.
     let mode: String =
@@ -64,6 +64,17 @@ pub fn open(path: &Path) -> Result<Connection, UserError> {
     }
     connection.execute_batch(SCHEMA)?;
     Ok(connection)
+}
+
+/// What every connection of the service runs with: a wait of [`BUSY_TIMEOUT`] for a
+/// locked file, and `synchronous = NORMAL`.
+///
+/// # Errors
+///
+/// If SQLite refuses either setting.
+pub fn configure(connection: &Connection) -> rusqlite::Result<()> {
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.pragma_update(None, "synchronous", "NORMAL")
 }
 
 /// Maps a failed write: a unique-constraint violation is the caller's duplicate email,

@@ -133,7 +133,7 @@ impl UserStore {
         drop(sql::open(path)?);
 
         let manager = SqliteConnectionManager::file(path)
-            .with_init(|connection| connection.busy_timeout(sql::BUSY_TIMEOUT));
+            .with_init(|connection| sql::configure(connection));
         // Unchecked: the file was just opened, and a later failure to open a connection
         // is reported by the call that needed it.
         let pool = Pool::builder()
