@@ -20,6 +20,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use smartasync_example_users::sql::Durability;
 use smartasync_peers::{Options, run};
 
 /// Measure smartasync against the crates users pick instead.
@@ -50,9 +51,19 @@ struct Args {
     /// `/dev/shm` takes the disk's fsync out of the SQLite figures.
     #[arg(long)]
     db_dir: Option<PathBuf>,
+    /// SQLite's `synchronous` for every store: `normal` (SQLite's recommendation in WAL
+    /// mode: the WAL is synced at checkpoints) or `full` (every commit waits for an fsync).
+    #[arg(long, value_enum, default_value_t = Synchronous::Normal)]
+    synchronous: Synchronous,
     /// A few seconds in all (CI): short runs at 1 and 8 clients, no pictures.
     #[arg(long)]
     smoke: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Synchronous {
+    Normal,
+    Full,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -81,6 +92,10 @@ fn options(args: &Args) -> Result<Options, String> {
     };
     options.sqlite = args.only != Some(Scenario::Http);
     options.http = args.only != Some(Scenario::Sqlite);
+    options.durability = match args.synchronous {
+        Synchronous::Normal => Durability::Normal,
+        Synchronous::Full => Durability::Full,
+    };
     if let Some(dir) = &args.db_dir {
         options.scratch = dir.clone();
     }

@@ -26,6 +26,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use smartasync_example_users::sql::Durability;
 use stats::{Run, Summary};
 
 /// What to run.
@@ -47,6 +48,8 @@ pub struct Options {
     pub plots: Option<PathBuf>,
     /// Where the throw-away database files go.
     pub scratch: PathBuf,
+    /// SQLite's `synchronous`, the same for every store.
+    pub durability: Durability,
 }
 
 impl Options {
@@ -61,6 +64,7 @@ impl Options {
             http: true,
             plots: Some(default_plots_dir()),
             scratch: std::env::temp_dir(),
+            durability: Durability::default(),
         }
     }
 
@@ -292,14 +296,15 @@ pub fn run(options: &Options, out: &mut impl Write) -> Result<Report, String> {
         let _ = writeln!(
             out,
             "SQLite: {} users preloaded, {}% GET /users/{{id}} and {}% POST /users, \
-             {:.1} s measured after {:.1} s per run, {} round(s), pools of {}",
+             {:.1} s measured after {:.1} s per run, {} round(s), pools of {}, {:?} durability",
             sqlite::USERS,
             100 - load::WRITE_PERCENT,
             load::WRITE_PERCENT,
             options.measure.as_secs_f64(),
             options.warmup.as_secs_f64(),
             options.rounds,
-            sqlite::POOL_SIZE
+            sqlite::POOL_SIZE,
+            options.durability
         );
         let mut pragmas_shown = std::collections::HashSet::new();
         let result = measure_all(
@@ -308,7 +313,7 @@ pub fn run(options: &Options, out: &mut impl Write) -> Result<Report, String> {
             sqlite::Store::name,
             out,
             |store, clients, out| {
-                let server = sqlite::Server::start(store, &template, &path)?;
+                let server = sqlite::Server::start(store, &template, &path, options.durability)?;
                 if let Some(pragmas) = &server.pragmas {
                     if pragmas_shown.insert(store) {
                         let _ = writeln!(out, "  {}: {pragmas}", store.name());

@@ -3,8 +3,8 @@
 //! client load.
 //!
 //! Every store gets the same file (a copy of one template with [`USERS`] users), the same
-//! pragmas (WAL, SQLite's default `synchronous`, which is FULL, and a busy timeout of
-//! [`sql::BUSY_TIMEOUT`]), the same SQL where it can run it (the rusqlite-based stores run
+//! pragmas (WAL, `synchronous` as the run's [`Durability`] says, NORMAL unless asked, and a
+//! busy timeout of [`sql::BUSY_TIMEOUT`]), the same SQL where it can run it (the rusqlite-based stores run
 //! the users example's own [`sql`] functions; sqlx runs the same statements) and, where it
 //! has a pool, [`POOL_SIZE`] connections. The server runs on its own 2-worker Tokio
 //! runtime, as `users_load` does; the clients run on another thread ([`crate::load`]).
@@ -18,7 +18,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use smartasync_example_users::{
     self as users, ApiError, CONNECTION_WAIT, LaneStore, NewUser, User, UserError, UserStore,
-    Users, sql,
+    Users,
+    sql::{self, Durability},
 };
 
 /// Users in the database when a run starts.
@@ -126,13 +127,15 @@ fn user((id, name, email): Row) -> User {
 impl Db {
     /// Opens `store` on the database file at `path`; in the server's runtime, where the
     /// async stores start their background work.
-    async fn open(store: Store, path: &Path) -> Result<Self, UserError> {
+    async fn open(store: Store, path: &Path, durability: Durability) -> Result<Self, UserError> {
         Ok(match store {
-            Store::Pool => Self::Pool(UserStore::open_with_pool_size_async(path, POOL_SIZE).await?),
-            Store::Naive => {
-                Self::Naive(UserStore::open_with_pool_size_async(path, POOL_SIZE).await?)
+            Store::Pool => {
+                Self::Pool(UserStore::open_with_async(path, POOL_SIZE, durability).await?)
             }
-            Store::Lane => Self::Lane(LaneStore::open_async(path).await?),
+            Store::Naive => {
+                Self::Naive(UserStore::open_with_async(path, POOL_SIZE, durability).await?)
+            }
+            Store::Lane => Self::Lane(LaneStore::open_with_async(path, durability).await?),
             Store::Deadpool => {
                 let mut config = deadpool_sqlite::Config::new(path);
                 let mut pool = deadpool_sqlite::PoolConfig::new(POOL_SIZE as usize);
@@ -141,10 +144,10 @@ impl Db {
                 let pool = config
                     .builder(deadpool_sqlite::Runtime::Tokio1)
                     .map_err(internal)?
-                    .post_create(deadpool_sqlite::Hook::async_fn(|connection, _| {
+                    .post_create(deadpool_sqlite::Hook::async_fn(move |connection, _| {
                         Box::pin(async move {
                             connection
-                                .interact(|connection| sql::configure(connection))
+                                .interact(move |connection| sql::configure(connection, durability))
                                 .await
                                 .map_err(|error| {
                                     deadpool_sqlite::HookError::message(error.to_string())
@@ -161,7 +164,7 @@ impl Db {
                     .await
                     .map_err(internal)?;
                 connection
-                    .call(|connection| sql::configure(connection))
+                    .call(move |connection| sql::configure(connection, durability))
                     .await
                     .map_err(internal)?;
                 Self::TokioRusqlite(connection)
@@ -173,7 +176,10 @@ impl Db {
                 let options = SqliteConnectOptions::new()
                     .filename(path)
                     .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
+                    .synchronous(match durability {
+                        Durability::Normal => SqliteSynchronous::Normal,
+                        Durability::Full => SqliteSynchronous::Full,
+                    })
                     .busy_timeout(sql::BUSY_TIMEOUT);
                 let pool = SqlitePoolOptions::new()
                     .max_connections(POOL_SIZE)
@@ -370,13 +376,18 @@ pub struct Server {
 }
 
 impl Server {
-    /// Copies `template` to `path` and serves `store` on it, on a runtime of its own with 2
-    /// workers.
+    /// Copies `template` to `path` and serves `store` on it with commits as durable as
+    /// `durability` says, on a runtime of its own with 2 workers.
     ///
     /// # Errors
     ///
     /// If the copy, the store or the listener cannot be made.
-    pub fn start(store: Store, template: &Path, path: &Path) -> Result<Self, String> {
+    pub fn start(
+        store: Store,
+        template: &Path,
+        path: &Path,
+        durability: Durability,
+    ) -> Result<Self, String> {
         users::remove_database(path).map_err(|e| format!("{}: {e}", path.display()))?;
         std::fs::copy(template, path).map_err(|e| format!("{}: {e}", path.display()))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -386,7 +397,7 @@ impl Server {
             .build()
             .map_err(|e| format!("server runtime: {e}"))?;
         let (db, addr, pragmas) = runtime.block_on(async {
-            let db = Db::open(store, path)
+            let db = Db::open(store, path, durability)
                 .await
                 .map_err(|e| format!("{}: {e}", store.name()))?;
             let pragmas = db

@@ -41,7 +41,7 @@ fn every_contender_serves_and_the_report_is_complete() {
     assert!(
         pragmas
             .iter()
-            .all(|p| *p == "wal synchronous=2 busy_timeout=5000"),
+            .all(|p| *p == "wal synchronous=1 busy_timeout=5000"),
         "{pragmas:?}"
     );
     // The tables and the pictures.

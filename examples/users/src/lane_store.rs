@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rusqlite::Connection;
 use smartasync::{Lane, smartasync};
 
-use crate::sql;
+use crate::sql::{self, Durability};
 use crate::users::{NewUser, User, UserError, Users};
 
 /// The thread that owns every [`LaneStore`]'s connection: `users-db-0`, started on first
@@ -102,7 +102,17 @@ impl LaneStore {
     /// As [`UserStore::open`](crate::UserStore::open).
     #[smartasync(lane = USERS_DB)]
     pub fn open(path: &Path) -> Result<Self, UserError> {
-        let connection = sql::open(path)?;
+        Self::open_with(path, Durability::default())
+    }
+
+    /// Like [`open`](Self::open), with commits as durable as `durability` says.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open).
+    #[smartasync(lane = USERS_DB)]
+    pub fn open_with(path: &Path, durability: Durability) -> Result<Self, UserError> {
+        let connection = sql::open_with(path, durability)?;
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         CONNECTIONS.with(|connections| connections.borrow_mut().insert(id, connection));
         Ok(Self {

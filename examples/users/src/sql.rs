@@ -41,16 +41,50 @@ impl From<rusqlite::Error> for UserError {
     }
 }
 
+/// How far a commit has gone when it returns: SQLite's `synchronous` setting, for every
+/// connection of a store.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous = NORMAL`, SQLite's recommendation in WAL mode: a commit is written to
+    /// the WAL, which is synced to the disk at each checkpoint rather than at each commit.
+    /// The database is never corrupted; a crash of the machine (not of the process) may
+    /// lose the last commits.
+    #[default]
+    Normal,
+    /// `synchronous = FULL`, SQLite's default: every commit waits for an fsync of the WAL,
+    /// so it survives a crash of the machine too, at the price of that wait.
+    Full,
+}
+
+impl Durability {
+    fn pragma(self) -> &'static str {
+        match self {
+            Self::Normal => "NORMAL",
+            Self::Full => "FULL",
+        }
+    }
+}
+
 /// Opens (creating if needed) the database file at `path` as a connection that waits
-/// [`BUSY_TIMEOUT`] for a lock, in WAL mode, with the schema in place.
+/// [`BUSY_TIMEOUT`] for a lock, in WAL mode, with the schema in place and the default
+/// [`Durability`].
 ///
 /// # Errors
 ///
 /// [`UserError::Invalid`] for a database that cannot run in WAL mode (such as `:memory:`);
 /// [`UserError::Internal`] if the file cannot be opened or the schema cannot be created.
 pub fn open(path: &Path) -> Result<Connection, UserError> {
+    open_with(path, Durability::default())
+}
+
+/// Like [`open`], with commits as durable as `durability` says.
+///
+/// # Errors
+///
+/// As [`open`].
+pub fn open_with(path: &Path, durability: Durability) -> Result<Connection, UserError> {
     let connection = Connection::open(path)?;
-    configure(&connection)?;
+    configure(&connection, durability)?;
     // WAL lets readers (the API) and a writer (the CLI) share the file; the mode is stored
     // in the file, so setting it once covers every later connection.
     let mode: String =
@@ -66,15 +100,15 @@ pub fn open(path: &Path) -> Result<Connection, UserError> {
     Ok(connection)
 }
 
-/// What every connection of the service runs with: a wait of [`BUSY_TIMEOUT`] for a
-/// locked file, and `synchronous = NORMAL`.
+/// What every connection of a store runs with: a wait of [`BUSY_TIMEOUT`] for a locked
+/// file, and `durability`.
 ///
 /// # Errors
 ///
 /// If SQLite refuses either setting.
-pub fn configure(connection: &Connection) -> rusqlite::Result<()> {
+pub fn configure(connection: &Connection, durability: Durability) -> rusqlite::Result<()> {
     connection.busy_timeout(BUSY_TIMEOUT)?;
-    connection.pragma_update(None, "synchronous", "NORMAL")
+    connection.pragma_update(None, "synchronous", durability.pragma())
 }
 
 /// Maps a failed write: a unique-constraint violation is the caller's duplicate email,

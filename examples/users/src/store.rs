@@ -11,7 +11,7 @@ use rusqlite::params;
 use serde::{Deserialize, Serialize};
 use smartasync::smartasync;
 
-use crate::sql;
+use crate::sql::{self, Durability};
 use crate::users::{NewUser, User, UserError, Users};
 
 /// Largest request body the API accepts, in bytes (a larger one gets 413).
@@ -125,15 +125,30 @@ impl UserStore {
     /// [`UserError::Internal`] if the file cannot be opened or the schema cannot be created.
     #[smartasync]
     pub fn open_with_pool_size(path: &Path, max_connections: u32) -> Result<Self, UserError> {
+        Self::open_with(path, max_connections, Durability::default())
+    }
+
+    /// Like [`open_with_pool_size`](Self::open_with_pool_size), with commits as durable as
+    /// `durability` says.
+    ///
+    /// # Errors
+    ///
+    /// As [`open_with_pool_size`](Self::open_with_pool_size).
+    #[smartasync]
+    pub fn open_with(
+        path: &Path,
+        max_connections: u32,
+        durability: Durability,
+    ) -> Result<Self, UserError> {
         if max_connections == 0 {
             return Err(UserError::invalid("the pool needs at least one connection"));
         }
         // One connection opened here, before any pool: a file that cannot be opened fails at
         // once with SQLite's reason, instead of as a pool timeout.
-        drop(sql::open(path)?);
+        drop(sql::open_with(path, durability)?);
 
         let manager = SqliteConnectionManager::file(path)
-            .with_init(|connection| sql::configure(connection));
+            .with_init(move |connection| sql::configure(connection, durability));
         // Unchecked: the file was just opened, and a later failure to open a connection
         // is reported by the call that needed it.
         let pool = Pool::builder()
