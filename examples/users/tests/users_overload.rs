@@ -4,7 +4,8 @@
 //!
 //! Each burst runs against a server on a runtime of its own (2 workers) whose threads are
 //! counted by its start and stop hooks, so the blocking-pool threads the burst took are
-//! known exactly.
+//! known exactly. The stores are opened with [`Durability::Full`]: every commit waits for
+//! the disk, so writers are slow enough to pile up.
 
 #[allow(dead_code)] // this binary uses part of the shared support
 mod support;
@@ -17,6 +18,7 @@ use reqwest::StatusCode;
 use reqwest::header::{HeaderValue, RETRY_AFTER};
 use smartasync_example_users::{
     self as users, LaneStore, NewUser, RETRY_AFTER_SECS, UnlimitedStore, User, UserStore, Users,
+    sql::Durability,
 };
 use support::{TempDb, http_client};
 
@@ -148,7 +150,7 @@ fn burst(users: Arc<dyn Users>, db: &TempDb) -> Burst {
 #[test]
 fn a_burst_of_writers_on_the_pool_gets_201s_or_503s_and_queues_without_threads() {
     let db = TempDb::new("burst-pool");
-    let store = UserStore::open_with_pool_size(db.path(), CONNECTIONS).unwrap();
+    let store = UserStore::open_with(db.path(), CONNECTIONS, Durability::Full).unwrap();
     let burst = burst(Arc::new(store), &db);
     burst.assert_clean();
     assert!(
@@ -163,7 +165,7 @@ fn a_burst_of_writers_on_the_pool_gets_201s_or_503s_and_queues_without_threads()
 #[test]
 fn a_burst_of_writers_on_the_lane_gets_201s_and_takes_no_pool_thread() {
     let db = TempDb::new("burst-lane");
-    let store = LaneStore::open(db.path()).unwrap();
+    let store = LaneStore::open_with(db.path(), Durability::Full).unwrap();
     let burst = burst(Arc::new(store), &db);
     burst.assert_clean();
     assert_eq!(burst.blocking_threads_peak, 0);
@@ -175,7 +177,7 @@ fn a_burst_of_writers_on_the_lane_gets_201s_and_takes_no_pool_thread() {
 #[test]
 fn without_the_limit_the_same_burst_takes_a_thread_per_writer() {
     let db = TempDb::new("burst-unlimited");
-    let store = UserStore::open_with_pool_size(db.path(), CONNECTIONS).unwrap();
+    let store = UserStore::open_with(db.path(), CONNECTIONS, Durability::Full).unwrap();
     let burst = burst(Arc::new(UnlimitedStore(store)), &db);
     burst.assert_clean();
     assert!(

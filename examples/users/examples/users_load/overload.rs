@@ -24,6 +24,7 @@ use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
 use smartasync_example_users::{
     self as users, LaneStore, NewUser, USERS_DB, UnlimitedStore, User, UserError, UserStore, Users,
+    sql::Durability,
 };
 
 #[cfg(doc)]
@@ -65,14 +66,18 @@ impl Variant {
         }
     }
 
+    /// Opened with every commit waiting for an fsync ([`Durability::Full`]): the burst is
+    /// of writers slowed by the disk, the case a limit on the write path is for.
     fn open(self, db: &Path, connections: u32) -> Result<Arc<dyn Users>, UserError> {
+        let full = Durability::Full;
         Ok(match self {
-            Self::Limited => Arc::new(UserStore::open_with_pool_size(db, connections)?),
-            Self::Unlimited => Arc::new(UnlimitedStore(UserStore::open_with_pool_size(
+            Self::Limited => Arc::new(UserStore::open_with(db, connections, full)?),
+            Self::Unlimited => Arc::new(UnlimitedStore(UserStore::open_with(
                 db,
                 connections,
+                full,
             )?)),
-            Self::Lane => Arc::new(LaneStore::open(db)?),
+            Self::Lane => Arc::new(LaneStore::open_with(db, full)?),
         })
     }
 
