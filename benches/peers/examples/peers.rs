@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example peers                         # ~1.5 min: 1, 16, 64 clients, one round
-//! cargo run --release --example peers -- --rounds 3 --seconds 3   # the figures of BENCHMARKS.md
+//! cargo run --release --example peers -- --rounds 5 --seconds 3   # the figures of BENCHMARKS.md
 //! cargo run --release --example peers -- --only sqlite --clients 16
 //! ```
 //!

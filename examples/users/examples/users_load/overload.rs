@@ -72,11 +72,9 @@ impl Variant {
         let full = Durability::Full;
         Ok(match self {
             Self::Limited => Arc::new(UserStore::open_with(db, connections, full)?),
-            Self::Unlimited => Arc::new(UnlimitedStore(UserStore::open_with(
-                db,
-                connections,
-                full,
-            )?)),
+            Self::Unlimited => {
+                Arc::new(UnlimitedStore(UserStore::open_with(db, connections, full)?))
+            }
             Self::Lane => Arc::new(LaneStore::open_with(db, full)?),
         })
     }
