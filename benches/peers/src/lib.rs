@@ -314,10 +314,8 @@ pub fn run(options: &Options, out: &mut impl Write) -> Result<Report, String> {
             out,
             |store, clients, out| {
                 let server = sqlite::Server::start(store, &template, &path, options.durability)?;
-                if let Some(pragmas) = &server.pragmas {
-                    if pragmas_shown.insert(store) {
-                        let _ = writeln!(out, "  {}: {pragmas}", store.name());
-                    }
+                if pragmas_shown.insert(store) {
+                    let _ = writeln!(out, "  {}: {}", store.name(), server.pragmas);
                 }
                 let run = load::drive(
                     server.addr,

@@ -254,10 +254,8 @@ impl Db {
     }
 
     /// `journal_mode`, `synchronous` and `busy_timeout` as a connection of this store sees
-    /// them, for the header of the table: the proof that the stores run alike. The lane's
-    /// connection is reachable only through its methods; it is opened by [`sql::open`],
-    /// as the others' first connection is.
-    async fn pragmas(&self) -> Result<Option<String>, UserError> {
+    /// them, for the header of the table: the proof that the stores run alike.
+    async fn pragmas(&self) -> Result<String, UserError> {
         fn read(connection: &rusqlite::Connection) -> Result<String, UserError> {
             let value = |name: &str| -> Result<String, UserError> {
                 let value: rusqlite::types::Value =
@@ -275,9 +273,9 @@ impl Db {
                 value("busy_timeout")?
             ))
         }
-        Ok(Some(match self {
+        Ok(match self {
             Self::Pool(store) | Self::Naive(store) => read(&*store.connection()?)?,
-            Self::Lane(_) => return Ok(None),
+            Self::Lane(store) => store.call_async(read).await?,
             Self::Deadpool(pool) => {
                 let connection = pool.get().await.map_err(internal)?;
                 connection
@@ -307,7 +305,7 @@ impl Db {
                 }
                 values.join(" ")
             }
-        }))
+        })
     }
 
     /// Closes what needs closing before the server's runtime goes away.
@@ -368,8 +366,8 @@ pub fn make_template(path: &Path) -> Result<(), UserError> {
 pub struct Server {
     /// Where it listens.
     pub addr: std::net::SocketAddr,
-    /// The pragmas its connections run with, when they can be read.
-    pub pragmas: Option<String>,
+    /// The pragmas its connections run with, as one of them reads them.
+    pub pragmas: String,
     runtime: tokio::runtime::Runtime,
     db: Db,
     path: PathBuf,

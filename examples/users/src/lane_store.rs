@@ -128,6 +128,35 @@ impl LaneStore {
         &self.handle.path
     }
 
+    /// Runs `query` on this store's connection, on the lane's thread, after the calls
+    /// queued before it: for statements the [`Users`] methods do not cover (a pragma, a
+    /// report), with the same ordering and no lock.
+    ///
+    /// ```
+    /// use smartasync_example_users::LaneStore;
+    ///
+    /// let path = std::env::temp_dir().join(format!("users-lane-call-{}.db", std::process::id()));
+    /// let store = LaneStore::open(&path)?;
+    /// let mode = store.call(|connection| {
+    ///     Ok(connection.pragma_query_value(None, "journal_mode", |row| row.get::<_, String>(0))?)
+    /// })?;
+    /// assert_eq!(mode, "wal");
+    /// # drop(store);
+    /// # smartasync_example_users::remove_database(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// What `query` returns.
+    #[smartasync(lane = USERS_DB)]
+    pub fn call<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&Connection) -> Result<T, UserError> + Send + 'static,
+    ) -> Result<T, UserError> {
+        self.with_connection(query)
+    }
+
     /// Runs `query` on this store's connection. Only on the lane's thread, where every
     /// method of [`Users`] below runs.
     fn with_connection<T>(
