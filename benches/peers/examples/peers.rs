@@ -1,7 +1,7 @@
 //! smartasync next to what a user would pick instead, side by side (BENCHMARKS.md, "Peers").
 //!
 //! ```text
-//! cargo run --release --example peers                         # ~1.5 min: 1, 16, 64 clients, one round
+//! cargo run --release --example peers                         # ~80 s: 1, 16, 64 clients, one round
 //! cargo run --release --example peers -- --rounds 5 --seconds 3   # the figures of BENCHMARKS.md
 //! cargo run --release --example peers -- --only sqlite --clients 16
 //! ```
@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use smartasync_example_users::sql::Durability;
+use smartasync_example_users::Durability;
 use smartasync_peers::{Options, run};
 
 /// Measure smartasync against the crates users pick instead.
@@ -51,19 +51,17 @@ struct Args {
     /// `/dev/shm` takes the disk's fsync out of the SQLite figures.
     #[arg(long)]
     db_dir: Option<PathBuf>,
+    /// Only these contenders, comma-separated, by the names of the tables (such as
+    /// `smartasync-lane,tokio-rusqlite`) [default: all].
+    #[arg(long, value_delimiter = ',')]
+    contenders: Vec<String>,
     /// SQLite's `synchronous` for every store: `normal` (SQLite's recommendation in WAL
     /// mode: the WAL is synced at checkpoints) or `full` (every commit waits for an fsync).
-    #[arg(long, value_enum, default_value_t = Synchronous::Normal)]
-    synchronous: Synchronous,
+    #[arg(long, value_enum, default_value_t = Durability::Normal)]
+    synchronous: Durability,
     /// A few seconds in all (CI): short runs at 1 and 8 clients, no pictures.
     #[arg(long)]
     smoke: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum Synchronous {
-    Normal,
-    Full,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -92,10 +90,9 @@ fn options(args: &Args) -> Result<Options, String> {
     };
     options.sqlite = args.only != Some(Scenario::Http);
     options.http = args.only != Some(Scenario::Sqlite);
-    options.durability = match args.synchronous {
-        Synchronous::Normal => Durability::Normal,
-        Synchronous::Full => Durability::Full,
-    };
+    options.durability = args.synchronous;
+    options.contenders = args.contenders.clone();
+    options.check_contenders()?;
     if let Some(dir) = &args.db_dir {
         options.scratch = dir.clone();
     }

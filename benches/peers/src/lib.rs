@@ -50,9 +50,40 @@ pub struct Options {
     pub scratch: PathBuf,
     /// SQLite's `synchronous`, the same for every store.
     pub durability: Durability,
+    /// Only the contenders of these names (empty: all of them).
+    pub contenders: Vec<String>,
 }
 
 impl Options {
+    /// Whether the contender `name` is to be measured.
+    fn wants(&self, name: &str) -> bool {
+        self.contenders.is_empty() || self.contenders.iter().any(|wanted| wanted == name)
+    }
+
+    /// An error naming the contenders asked for that do not exist.
+    ///
+    /// # Errors
+    ///
+    /// When one of [`contenders`](Self::contenders) is not a contender's name.
+    pub fn check_contenders(&self) -> Result<(), String> {
+        let known: Vec<&str> = sqlite::Store::ALL
+            .iter()
+            .map(|store| store.name())
+            .chain(http::Client::ALL.iter().map(|client| client.name()))
+            .collect();
+        match self
+            .contenders
+            .iter()
+            .find(|name| !known.contains(&name.as_str()))
+        {
+            Some(unknown) => Err(format!(
+                "no contender named `{unknown}`; the contenders are {}",
+                known.join(", ")
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// The default run: 1, 16 and 64 clients, 2 s measured after 0.5 s, one round.
     pub fn standard() -> Self {
         Self {
@@ -65,6 +96,7 @@ impl Options {
             plots: Some(default_plots_dir()),
             scratch: std::env::temp_dir(),
             durability: Durability::default(),
+            contenders: Vec::new(),
         }
     }
 
@@ -309,7 +341,10 @@ pub fn run(options: &Options, out: &mut impl Write) -> Result<Report, String> {
         let mut pragmas_shown = std::collections::HashSet::new();
         let result = measure_all(
             options,
-            &sqlite::Store::ALL,
+            &sqlite::Store::ALL
+                .into_iter()
+                .filter(|store| options.wants(store.name()))
+                .collect::<Vec<_>>(),
             sqlite::Store::name,
             out,
             |store, clients, out| {
@@ -349,7 +384,10 @@ pub fn run(options: &Options, out: &mut impl Write) -> Result<Report, String> {
         );
         report.http = measure_all(
             options,
-            &http::Client::ALL,
+            &http::Client::ALL
+                .into_iter()
+                .filter(|client| options.wants(client.name()))
+                .collect::<Vec<_>>(),
             http::Client::name,
             out,
             |client, threads, _| http::run(client, threads, options.warmup, options.measure),
@@ -363,20 +401,24 @@ pub fn run(options: &Options, out: &mut impl Write) -> Result<Report, String> {
         );
     }
     if let Some(dir) = &options.plots {
-        draw(&report, dir)?;
+        draw(&report, options.durability, dir)?;
         let _ = writeln!(out, "pictures written to {}", dir.display());
     }
     Ok(report)
 }
 
-fn draw(report: &Report, dir: &Path) -> Result<(), String> {
+fn draw(report: &Report, durability: Durability, dir: &Path) -> Result<(), String> {
+    let synchronous = match durability {
+        Durability::Normal => "NORMAL",
+        Durability::Full => "FULL",
+    };
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     if !report.sqlite.is_empty() {
         let names: Vec<&str> = sqlite::Store::ALL.iter().map(|s| s.name()).collect();
         let ours = |name: &str| name.starts_with("smartasync");
         plot::draw(
             &dir.join("sqlite-throughput.svg"),
-            "Axum users API over SQLite: throughput (90% reads, 10% inserts)",
+            &format!("Axum users API over SQLite (synchronous={synchronous}): throughput"),
             "concurrent clients",
             "requests per second",
             false,
@@ -384,7 +426,7 @@ fn draw(report: &Report, dir: &Path) -> Result<(), String> {
         )?;
         plot::draw(
             &dir.join("sqlite-p99.svg"),
-            "Axum users API over SQLite: p99 latency",
+            &format!("Axum users API over SQLite (synchronous={synchronous}): p99 latency"),
             "concurrent clients",
             "p99 latency, ms (log)",
             true,

@@ -3,10 +3,10 @@
 //! client load.
 //!
 //! Every store gets the same file (a copy of one template with [`USERS`] users), the same
-//! pragmas (WAL, `synchronous` as the run's [`Durability`] says, NORMAL unless asked, and a
-//! busy timeout of [`sql::BUSY_TIMEOUT`]), the same SQL where it can run it (the rusqlite-based stores run
-//! the users example's own [`sql`] functions; sqlx runs the same statements) and, where it
-//! has a pool, [`POOL_SIZE`] connections. The server runs on its own 2-worker Tokio
+//! pragmas (WAL, `synchronous` as the run's [`Durability`] says, NORMAL unless asked, and
+//! a busy timeout of [`sql::BUSY_TIMEOUT`]), the same SQL where it can run it (the
+//! rusqlite-based stores run the users example's own [`sql`] functions; sqlx runs the same
+//! statements) and, where it has a pool, [`POOL_SIZE`] connections. The server runs on its own 2-worker Tokio
 //! runtime, as `users_load` does; the clients run on another thread ([`crate::load`]).
 
 use std::path::{Path, PathBuf};

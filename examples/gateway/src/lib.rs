@@ -644,7 +644,8 @@ pub fn catalog_item(id: u64) -> Option<Item> {
 /// and counts the TCP connections it accepts.
 ///
 /// [`start`](Self::start) runs it on smartasync's process-wide runtime, so it serves
-/// whichever thread or runtime calls it; it stops when dropped. [`set_failing`](Self::set_failing) and
+/// whichever thread or runtime calls it; [`start_on`](Self::start_on) on a runtime of the
+/// caller's. It stops when dropped. [`set_failing`](Self::set_failing) and
 /// [`set_delay`](Self::set_delay) simulate an upstream in trouble.
 #[derive(Debug)]
 pub struct Upstream {
@@ -671,9 +672,9 @@ impl Upstream {
         Self::start_on(smartasync::runtime::handle())
     }
 
-    /// Starts the upstream on an ephemeral loopback port, served by `runtime` (which must
-    /// outlive it): a benchmark gives it a runtime of its own, so that the clients it
-    /// measures do not share their threads with the server.
+    /// Starts the upstream on an ephemeral loopback port, served by `runtime` (it stops
+    /// serving when that runtime shuts down): a benchmark gives it a runtime of its own, so
+    /// that the clients it measures do not share their threads with the server.
     ///
     /// # Errors
     ///

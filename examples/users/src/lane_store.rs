@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -25,7 +26,7 @@ thread_local! {
     /// connection (tests remove their files afterwards), however its path was spelled; two
     /// stores of one file each have a connection, which never contend because this thread
     /// runs one call at a time.
-    static CONNECTIONS: RefCell<HashMap<u64, Connection>> = RefCell::new(HashMap::new());
+    static CONNECTIONS: RefCell<HashMap<u64, Rc<Connection>>> = RefCell::new(HashMap::new());
 }
 
 /// Ids of stores, never reused.
@@ -93,8 +94,8 @@ impl fmt::Debug for LaneStore {
 }
 
 impl LaneStore {
-    /// Opens (creating if needed) the database file at `path`, with the schema in place, as
-    /// a connection on the [`USERS_DB`] thread. Opened here rather than on first use, so
+    /// Opens (creating if needed) the database file at `path`, with the schema in place and
+    /// [`Durability::Normal`] commits, as a connection on the [`USERS_DB`] thread. Opened here rather than on first use, so
     /// that a file that cannot be opened is an error at once.
     ///
     /// # Errors
@@ -114,7 +115,9 @@ impl LaneStore {
     pub fn open_with(path: &Path, durability: Durability) -> Result<Self, UserError> {
         let connection = sql::open_with(path, durability)?;
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        CONNECTIONS.with(|connections| connections.borrow_mut().insert(id, connection));
+        CONNECTIONS.with(|connections| {
+            connections.borrow_mut().insert(id, Rc::new(connection));
+        });
         Ok(Self {
             handle: Arc::new(Handle {
                 id,
@@ -158,24 +161,25 @@ impl LaneStore {
     }
 
     /// Runs `query` on this store's connection. Only on the lane's thread, where every
-    /// method of [`Users`] below runs.
+    /// method of [`Users`] below runs. The map of connections is not borrowed while
+    /// `query` runs, so a query may open or drop stores (through [`call`](Self::call)).
     fn with_connection<T>(
         &self,
         query: impl FnOnce(&Connection) -> Result<T, UserError>,
     ) -> Result<T, UserError> {
-        CONNECTIONS.with(
-            |connections| match connections.borrow().get(&self.handle.id) {
-                Some(connection) => query(connection),
-                None => Err(UserError::Internal(
-                    format!(
-                        "no connection for `{}` on this thread (not the lane `{}`)",
-                        self.handle.path.display(),
-                        USERS_DB.name()
-                    )
-                    .into(),
-                )),
-            },
-        )
+        let connection =
+            CONNECTIONS.with(|connections| connections.borrow().get(&self.handle.id).cloned());
+        match connection {
+            Some(connection) => query(&connection),
+            None => Err(UserError::Internal(
+                format!(
+                    "no connection for `{}` on this thread (not the lane `{}`)",
+                    self.handle.path.display(),
+                    USERS_DB.name()
+                )
+                .into(),
+            )),
+        }
     }
 }
 

@@ -25,11 +25,11 @@
 //! - The schema is created on [`UserStore::open`] and [`LaneStore::open`]; the database runs in WAL mode with a busy
 //!   timeout, so the API and the CLI can use the same file at the same time. A file that
 //!   cannot be opened is an error at once, with SQLite's reason and the path.
-//! - Commits are [`sql::Durability::Normal`] unless a store is opened `with` another: in
-//!   WAL mode the WAL is synced at checkpoints, not at every commit (SQLite's
-//!   recommendation for WAL), so a write does not hold its thread for an fsync; a crash of
-//!   the machine may lose the last commits, never the file. `Durability::Full` makes every
-//!   commit wait for the disk.
+//! - Commits are [`Durability::Normal`] unless a store is opened `with` another: in WAL
+//!   mode the WAL is synced at checkpoints, not at every commit (SQLite's recommendation
+//!   for WAL), so most writes do not hold their thread for an fsync; a crash of the machine
+//!   may lose the last commits, never the file. [`Durability::Full`] makes every commit
+//!   wait for the disk.
 //! - A call waits at most [`CONNECTION_WAIT`] for a free pooled connection; past that it is
 //!   [`UserError::Unavailable`], served as a 503 with a JSON message and a `Retry-After`
 //!   ([`RETRY_AFTER_SECS`]); so is a statement that finds the file locked by another
@@ -59,5 +59,6 @@ pub use api::*;
 pub use backend::*;
 pub use lane_store::*;
 pub use remote::*;
+pub use sql::Durability;
 pub use store::*;
 pub use users::*;

@@ -43,12 +43,13 @@ impl From<rusqlite::Error> for UserError {
 
 /// How far a commit has gone when it returns: SQLite's `synchronous` setting, for every
 /// connection of a store.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Durability {
     /// `synchronous = NORMAL`, SQLite's recommendation in WAL mode: a commit is written to
-    /// the WAL, which is synced to the disk at each checkpoint rather than at each commit.
-    /// The database is never corrupted; a crash of the machine (not of the process) may
-    /// lose the last commits.
+    /// the WAL, which is synced to the disk at each checkpoint rather than at each commit
+    /// (the commit that fills the WAL past its checkpoint size runs the checkpoint, fsyncs
+    /// included). The database is never corrupted; a crash of the machine (not of the
+    /// process) may lose the last commits.
     #[default]
     Normal,
     /// `synchronous = FULL`, SQLite's default: every commit waits for an fsync of the WAL,

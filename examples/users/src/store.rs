@@ -105,8 +105,8 @@ impl fmt::Debug for UserStore {
 }
 
 impl UserStore {
-    /// Opens (creating if needed) the database file at `path`, with the schema in place and
-    /// a pool of up to 8 connections.
+    /// Opens (creating if needed) the database file at `path`, with the schema in place, a
+    /// pool of up to 8 connections and [`Durability::Normal`] commits.
     ///
     /// # Errors
     ///

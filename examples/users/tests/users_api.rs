@@ -716,6 +716,61 @@ fn lane_stores_keep_their_own_connection_and_close_it_when_dropped() {
     assert_eq!(second.list(0, 10).unwrap().len(), 1);
 }
 
+/// Every connection of a store runs the durability it was opened with (SQLite's
+/// `synchronous`: 1 for NORMAL, 2 for FULL), NORMAL unless asked, on both stores; the pool's
+/// connections opened later (by its init hook) as well as the first.
+#[test]
+fn stores_run_the_durability_they_were_opened_with() {
+    use smartasync_example_users::Durability;
+
+    fn synchronous(connection: &rusqlite::Connection) -> Result<i64, UserError> {
+        Ok(connection.pragma_query_value(None, "synchronous", |row| row.get(0))?)
+    }
+    for (durability, expected) in [
+        (None, 1),
+        (Some(Durability::Normal), 1),
+        (Some(Durability::Full), 2),
+    ] {
+        let db = TempDb::new("durability");
+        let pool = match durability {
+            None => UserStore::open(db.path()),
+            Some(durability) => UserStore::open_with(db.path(), 2, durability),
+        }
+        .unwrap();
+        // Two connections checked out at once: the second is made by the pool's hook.
+        let (one, two) = (pool.connection().unwrap(), pool.connection().unwrap());
+        assert_eq!(synchronous(&one).unwrap(), expected, "{durability:?}");
+        assert_eq!(synchronous(&two).unwrap(), expected, "{durability:?}");
+
+        let lane = match durability {
+            None => LaneStore::open(db.path()),
+            Some(durability) => LaneStore::open_with(db.path(), durability),
+        }
+        .unwrap();
+        assert_eq!(lane.call(synchronous).unwrap(), expected, "{durability:?}");
+    }
+}
+
+/// `LaneStore::call` runs on the lane's thread, and what it runs may open and drop other
+/// stores there (nested lane calls run inline), reaching its own connection before and after.
+#[test]
+fn a_lane_call_may_open_and_drop_stores() {
+    let (db, other_db) = (TempDb::new("lane-call"), TempDb::new("lane-call-other"));
+    let store = LaneStore::open(db.path()).unwrap();
+    let other_path = other_db.path().to_owned();
+    let (thread, mode) = store
+        .call(move |connection| {
+            let other = LaneStore::open(&other_path)?;
+            drop(other);
+            let mode: String =
+                connection.pragma_query_value(None, "journal_mode", |row| row.get(0))?;
+            Ok((std::thread::current().name().map(str::to_owned), mode))
+        })
+        .unwrap();
+    assert_eq!(thread.as_deref(), Some("users-db-0"));
+    assert_eq!(mode, "wal");
+}
+
 on_both_stores! {
     /// A real server fault (here the table vanished under the store) is the one 500, and its
     /// details stay in the server's log.

@@ -1,7 +1,8 @@
 //! The overload run: a burst of writers, ten per pooled connection, against the real users
-//! API over three stores, each served by its own 2-worker runtime in this process:
+//! API over three stores, each served by its own 2-worker runtime in this process, each
+//! opened with [`Durability::Full`] (every commit waits for the disk, so writers pile up):
 //!
-//! - **pool+limit**: [`UserStore`] as the API serves it, its writes under
+//! - **pool+limit**: [`UserStore`] with the API's write path, its writes under
 //!   `#[smartasync(limit = WRITERS)]` (one at a time: SQLite has one writer);
 //! - **pool**: the same pool and the same statements with no limit on the writes
 //!   ([`Unlimited`], below: the store as it was before the limit);
