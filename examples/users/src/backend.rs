@@ -9,12 +9,14 @@ use smartasync::smartasync;
 
 use crate::lane_store::LaneStore;
 use crate::remote::RemoteUsers;
-use crate::store::UserStore;
+use crate::sql::Durability;
+use crate::store::{POOL_SIZE, UserStore};
 use crate::users::{UserError, Users};
 
 /// The backend a program serves or manages, from its command line: a SQLite file
 /// (`--db FILE`, the default) or a running users API (`--remote URL`). A SQLite file is
-/// served by the pooled store or the lane-backed one (`--store pool|lane`, see [`Store`]).
+/// served by the pooled store or the lane-backed one (`--store pool|lane`, see [`Store`]),
+/// with commits as durable as `--durability normal|full` says ([`Durability`]).
 /// Flatten it into a clap parser; a URL that is not `http(s)` is a usage error.
 ///
 /// ```
@@ -34,6 +36,8 @@ use crate::users::{UserError, Users};
 /// assert!(Args::try_parse_from(["prog", "--db", "a.db", "--remote", "http://x"]).is_err());
 /// assert!(Args::try_parse_from(["prog", "--remote", "ftp://x"]).is_err());
 /// assert!(Args::try_parse_from(["prog", "--remote", "http://x", "--store", "lane"]).is_err());
+/// assert!(Args::try_parse_from(["prog", "--db", "a.db", "--durability", "full"]).is_ok());
+/// assert!(Args::try_parse_from(["prog", "--remote", "http://x", "--durability", "full"]).is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, clap::Args)]
@@ -54,6 +58,17 @@ pub struct Backend {
     /// Which store serves the database file.
     #[arg(long, global = true, value_enum, default_value_t = Store::Pool, conflicts_with = "remote")]
     store: Store,
+    /// How durable a commit is when it returns: `normal` (synced at checkpoints; a crash of
+    /// the machine may lose the last commits) or `full` (every commit waits for the disk).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t = Durability::Normal,
+        conflicts_with = "remote",
+        hide_possible_values = true
+    )]
+    durability: Durability,
 }
 
 /// The two SQLite backends, both over the same statements ([`sql`](crate::sql)):
@@ -86,9 +101,23 @@ impl Store {
     /// As [`UserStore::open`] and [`LaneStore::open`].
     #[smartasync]
     pub fn open(self, path: &std::path::Path) -> Result<Arc<dyn Users>, UserError> {
+        self.open_with(path, Durability::default())
+    }
+
+    /// Like [`open`](Self::open), with commits as durable as `durability` says.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open).
+    #[smartasync]
+    pub fn open_with(
+        self,
+        path: &std::path::Path,
+        durability: Durability,
+    ) -> Result<Arc<dyn Users>, UserError> {
         Ok(match self {
-            Self::Pool => Arc::new(UserStore::open(path)?),
-            Self::Lane => Arc::new(LaneStore::open(path)?),
+            Self::Pool => Arc::new(UserStore::open_with(path, POOL_SIZE, durability)?),
+            Self::Lane => Arc::new(LaneStore::open_with(path, durability)?),
         })
     }
 }
@@ -115,7 +144,7 @@ impl Backend {
     pub fn open(&self) -> Result<Arc<dyn Users>, UserError> {
         Ok(match &self.remote {
             Some(remote) => Arc::new(remote.clone()),
-            None => self.store.open(&self.database())?,
+            None => self.store.open_with(&self.database(), self.durability)?,
         })
     }
 

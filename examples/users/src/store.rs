@@ -104,16 +104,19 @@ impl fmt::Debug for UserStore {
     }
 }
 
+/// Connections of a store's pool unless asked otherwise.
+pub const POOL_SIZE: u32 = 8;
+
 impl UserStore {
     /// Opens (creating if needed) the database file at `path`, with the schema in place, a
-    /// pool of up to 8 connections and [`Durability::Normal`] commits.
+    /// pool of up to [`POOL_SIZE`] connections and [`Durability::Normal`] commits.
     ///
     /// # Errors
     ///
     /// As [`open_with_pool_size`](Self::open_with_pool_size).
     #[smartasync]
     pub fn open(path: &Path) -> Result<Self, UserError> {
-        Self::open_with_pool_size(path, 8)
+        Self::open_with_pool_size(path, POOL_SIZE)
     }
 
     /// Like [`open`](Self::open), with at most `max_connections` connections (at least 1).
