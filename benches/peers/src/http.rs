@@ -150,12 +150,7 @@ pub fn run(
 ) -> Result<Run, String> {
     // The upstream gets 2 workers of its own (as the SQLite scenario's server does): on
     // the process-wide runtime it would share threads with smartasync's client only.
-    let server = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("peers-upstream")
-        .enable_all()
-        .build()
-        .map_err(|e| format!("upstream runtime: {e}"))?;
+    let server = crate::server_runtime("peers-upstream")?;
     let upstream = Upstream::start_on(server.handle()).map_err(|e| format!("upstream: {e}"))?;
     let shared = Shared::new(client, &upstream.url(), threads)?;
     let start = Instant::now();

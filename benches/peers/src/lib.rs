@@ -113,6 +113,17 @@ impl Options {
     }
 }
 
+/// The runtime a server of either scenario runs on, its threads named `name`: 2 workers
+/// of its own, so that no contender shares threads with the server.
+pub(crate) fn server_runtime(name: &str) -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("{name} runtime: {e}"))
+}
+
 /// `benches/peers/figures`, where the checked-in pictures live.
 pub fn default_plots_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("figures")

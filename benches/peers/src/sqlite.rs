@@ -388,12 +388,7 @@ impl Server {
     ) -> Result<Self, String> {
         users::remove_database(path).map_err(|e| format!("{}: {e}", path.display()))?;
         std::fs::copy(template, path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("peers-server")
-            .enable_all()
-            .build()
-            .map_err(|e| format!("server runtime: {e}"))?;
+        let runtime = crate::server_runtime("peers-server")?;
         let (db, addr, pragmas) = runtime.block_on(async {
             let db = Db::open(store, path, durability)
                 .await
