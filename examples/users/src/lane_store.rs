@@ -95,8 +95,9 @@ impl fmt::Debug for LaneStore {
 
 impl LaneStore {
     /// Opens (creating if needed) the database file at `path`, with the schema in place and
-    /// [`Durability::Normal`] commits, as a connection on the [`USERS_DB`] thread. Opened here rather than on first use, so
-    /// that a file that cannot be opened is an error at once.
+    /// [`Durability::Normal`] commits, as a connection on the [`USERS_DB`] thread. Opened
+    /// here rather than on first use, so that a file that cannot be opened is an error at
+    /// once.
     ///
     /// # Errors
     ///

@@ -25,8 +25,8 @@
 //! - The schema is created on [`UserStore::open`] and [`LaneStore::open`]; the database runs in WAL mode with a busy
 //!   timeout, so the API and the CLI can use the same file at the same time. A file that
 //!   cannot be opened is an error at once, with SQLite's reason and the path.
-//! - Commits are [`Durability::Normal`] unless a store is opened `with` another: in WAL
-//!   mode the WAL is synced at checkpoints, not at every commit (SQLite's recommendation
+//! - Commits are [`Durability::Normal`] unless a store is opened `with` another (the
+//!   programs' `--durability full`): in WAL mode the WAL is synced at checkpoints, not at every commit (SQLite's recommendation
 //!   for WAL), so most writes do not hold their thread for an fsync; a crash of the machine
 //!   may lose the last commits, never the file. [`Durability::Full`] makes every commit
 //!   wait for the disk.
