@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use smartasync_example_users::sql::Durability;
-use stats::{Run, Summary};
+use stats::{Paired, Run, Summary};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -273,6 +273,27 @@ fn measure_all<C: Copy, W: Write>(
     Ok(entries)
 }
 
+/// The per-round ratios of `pairs` (`clients`, `name` over `name`) that were both measured,
+/// under a heading; nothing if none was.
+fn per_round(entries: &[Entry], pairs: &[(usize, &str, &str)]) -> String {
+    let mut text = String::new();
+    for &(clients, ours, theirs) in pairs {
+        let summary = |name| find(entries, name, clients).map(|entry| &entry.summary);
+        if let (Some(a), Some(b)) = (summary(ours), summary(theirs))
+            && let Some(paired) = Paired::of(a, b)
+        {
+            let _ = writeln!(text, "  {clients:>3} clients: {ours} / {theirs}: {paired}");
+        }
+    }
+    if text.is_empty() {
+        return text;
+    }
+    format!(
+        "req/s over req/s in the same round (the contenders of a round run back to back):\n\
+         {text}\n"
+    )
+}
+
 /// A Markdown table of `entries`; `extra` names the scenario's extra column and how to
 /// print it.
 fn table(entries: &[Entry], first: &str, extra: &str, extra_fmt: fn(f64) -> String) -> String {
@@ -383,6 +404,21 @@ pub fn run(options: &Options, out: &mut impl Write) -> Result<Report, String> {
                 "{ms:.2}"
             ))
         );
+        let pairs: Vec<(usize, &str, &str)> = options
+            .clients
+            .iter()
+            .filter_map(|&clients| {
+                Some((
+                    clients,
+                    report.best_sqlite(clients, sqlite::Store::is_peer)?,
+                ))
+            })
+            .flat_map(|(clients, peer)| {
+                [sqlite::Store::Lane, sqlite::Store::Pool]
+                    .map(|ours| (clients, ours.name(), peer.name))
+            })
+            .collect();
+        let _ = write!(out, "{}", per_round(&report.sqlite, &pairs));
     }
     if options.http {
         let _ = writeln!(
@@ -410,6 +446,15 @@ pub fn run(options: &Options, out: &mut impl Write) -> Result<Report, String> {
                 "{n:.0}"
             ))
         );
+        let pairs: Vec<(usize, &str, &str)> = options
+            .clients
+            .iter()
+            .flat_map(|&clients| {
+                [http::Client::ReqwestBlocking, http::Client::Ureq]
+                    .map(|peer| (clients, http::Client::Smartasync.name(), peer.name()))
+            })
+            .collect();
+        let _ = write!(out, "{}", per_round(&report.http, &pairs));
     }
     if let Some(dir) = &options.plots {
         draw(&report, options.durability, dir)?;

@@ -41,7 +41,7 @@ impl Samples {
 }
 
 /// The figures of one run of one contender at one concurrency.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct Run {
     /// Requests answered as expected per second, over the measured window.
     pub rps: f64,
@@ -58,7 +58,7 @@ pub struct Run {
 
 /// Several runs of one contender at one concurrency: medians, and the range of the
 /// throughput.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
     /// Median over the runs.
     pub median: Run,
@@ -68,6 +68,63 @@ pub struct Summary {
     pub rps_max: f64,
     /// Runs summed up.
     pub runs: usize,
+    /// The throughput of each run, in the order of the rounds.
+    pub rps_by_round: Vec<f64>,
+}
+
+/// One contender's throughput over another's, round by round: the two ran back to back in
+/// each round, so their ratio cancels most of what the machine did meanwhile, which the
+/// ratio of two medians does not.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Paired {
+    /// Median of the per-round ratios.
+    pub median: f64,
+    /// Lowest per-round ratio.
+    pub min: f64,
+    /// Highest per-round ratio.
+    pub max: f64,
+    /// Rounds in which the first was ahead.
+    pub ahead: usize,
+    /// Rounds compared.
+    pub rounds: usize,
+}
+
+impl Paired {
+    /// `a`'s req/s over `b`'s, round by round; `None` if they share no round.
+    pub fn of(a: &Summary, b: &Summary) -> Option<Self> {
+        let ratios: Vec<f64> = a
+            .rps_by_round
+            .iter()
+            .zip(&b.rps_by_round)
+            .map(|(a, b)| a / b)
+            .collect();
+        if ratios.is_empty() {
+            return None;
+        }
+        Some(Self {
+            median: median(ratios.clone()),
+            min: ratios.iter().copied().fold(f64::INFINITY, f64::min),
+            max: ratios.iter().copied().fold(0.0, f64::max),
+            ahead: ratios.iter().filter(|&&ratio| ratio > 1.0).count(),
+            rounds: ratios.len(),
+        })
+    }
+}
+
+/// `1.04x (0.96x-1.14x), ahead in 4 of 5 rounds`.
+impl std::fmt::Display for Paired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.2}x ({:.2}x-{:.2}x), ahead in {} of {} round{}",
+            self.median,
+            self.min,
+            self.max,
+            self.ahead,
+            self.rounds,
+            if self.rounds == 1 { "" } else { "s" }
+        )
+    }
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -97,6 +154,7 @@ impl Summary {
             rps_min: runs.iter().map(|r| r.rps).fold(f64::INFINITY, f64::min),
             rps_max: runs.iter().map(|r| r.rps).fold(0.0, f64::max),
             runs: runs.len(),
+            rps_by_round: runs.iter().map(|r| r.rps).collect(),
         })
     }
 }
@@ -155,6 +213,27 @@ mod tests {
         assert_eq!(summary.median.p50_ms, 2.0);
         assert_eq!((summary.rps_min, summary.rps_max), (10.0, 30.0));
         assert_eq!(summary.median.errors, 3);
+        assert_eq!(summary.rps_by_round, [30.0, 10.0, 20.0]);
         assert!(Summary::of(&[]).is_none());
+    }
+
+    /// Round by round, not median over median: here the medians are equal (20 and 20),
+    /// while `a` was ahead in two rounds of three.
+    #[test]
+    fn paired_ratios_compare_round_by_round() {
+        let summary = |rps: &[f64]| Summary {
+            rps_by_round: rps.to_vec(),
+            ..Summary::of(&[Run::default()]).unwrap()
+        };
+        let (a, b) = (summary(&[11.0, 20.0, 30.0]), summary(&[10.0, 25.0, 20.0]));
+        let paired = Paired::of(&a, &b).unwrap();
+        assert_eq!(paired.median, 1.1);
+        assert_eq!((paired.min, paired.max), (0.8, 1.5));
+        assert_eq!((paired.ahead, paired.rounds), (2, 3));
+        assert_eq!(
+            paired.to_string(),
+            "1.10x (0.80x-1.50x), ahead in 2 of 3 rounds"
+        );
+        assert!(Paired::of(&a, &summary(&[])).is_none());
     }
 }

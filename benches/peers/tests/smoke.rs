@@ -47,6 +47,12 @@ fn every_contender_serves_and_the_report_is_complete() {
     // The tables and the pictures.
     assert!(text.contains("| smartasync-lane | 8 |"), "{text}");
     assert!(text.contains("| ureq | 8 |"), "{text}");
+    // The per-round ratios under each table.
+    assert!(text.contains("8 clients: smartasync-lane / "), "{text}");
+    assert!(
+        text.contains("8 clients: smartasync+reqwest / reqwest::blocking: "),
+        "{text}"
+    );
     for picture in [
         "sqlite-throughput",
         "sqlite-p99",
