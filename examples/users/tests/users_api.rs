@@ -10,12 +10,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::{Client, Response, StatusCode, header};
+use reqwest::{Response, StatusCode, header};
 use serde_json::{Value, json};
 use smartasync_example_users::{
     LaneStore, MAX_BODY_BYTES, MAX_REPORT_WORK, RETRY_AFTER_SECS, Store, User, UserError, UserStore,
 };
-use support::{TempDb, get_json, http_client, serve, start, start_on};
+use support::{TempDb, create, get_json, http_client, serve, start, start_on};
 
 /// `async fn name(store: Store) { .. }` as two tests, `name::pool` and `name::lane`, each
 /// on a 2-worker runtime and its own database file.
@@ -139,15 +139,6 @@ impl WriteLock {
     fn release(self) {
         self.0.execute_batch("ROLLBACK").expect("release the lock");
     }
-}
-
-async fn create(client: &Client, base: &str, name: &str, email: &str) -> Response {
-    client
-        .post(format!("{base}/users"))
-        .json(&json!({ "name": name, "email": email }))
-        .send()
-        .await
-        .expect("POST /users")
 }
 
 on_both_stores! {

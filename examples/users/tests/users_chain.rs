@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use smartasync_example_users::{
     MAX_BODY_BYTES, NewUser, RemoteError, RemoteUsers, User, UserError, UserStore, Users,
 };
-use support::{TempDb, get_json, http_client, serve, start};
+use support::{TempDb, create, get_json, http_client, serve, start};
 
 /// A back API over SQLite and a front API over `RemoteUsers` pointed at it.
 struct Chain {
@@ -73,12 +73,7 @@ async fn crud_round_trip_through_two_apis() {
     assert!(empty.is_empty());
 
     // Create: 201 with a Location, the stored values, in the back's database.
-    let created = http
-        .post(format!("{front}/users"))
-        .json(&json!({"name": " Ada ", "email": "Ada@Example.com"}))
-        .send()
-        .await
-        .unwrap();
+    let created = create(&http, &front, " Ada ", "Ada@Example.com").await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let location = created.headers()[header::LOCATION]
         .to_str()
@@ -165,21 +160,13 @@ async fn every_refusal_is_carried_through_the_chain_unchanged() {
     let Chain { back, front, .. } = chain(&db).await;
     let http = http_client();
     let new = |name: &str, email: &str| Some(Body::Json(json!({"name": name, "email": email})));
-    let ada: User = http
-        .post(format!("{back}/users"))
-        .json(&json!({"name": "Ada", "email": "ada@example.com"}))
-        .send()
+    let ada: User = create(&http, &back, "Ada", "ada@example.com")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
-    let bob: User = http
-        .post(format!("{back}/users"))
-        .json(&json!({"name": "Bob", "email": "bob@example.com"}))
-        .send()
+    let bob: User = create(&http, &back, "Bob", "bob@example.com")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

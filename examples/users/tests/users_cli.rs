@@ -12,9 +12,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 use smartasync_example_users::{User, Users};
-use support::{TempDb, get_json, http_client, start};
+use support::{TempDb, create, get_json, http_client, start};
 
 /// How long one run of the CLI may take (it normally takes milliseconds).
 const CLI_DEADLINE: Duration = Duration::from_secs(30);
@@ -318,24 +318,14 @@ async fn cli_and_api_share_a_database() {
     assert_eq!(served, from_cli);
 
     // Created by the API, listed by the CLI.
-    let response = http
-        .post(format!("{base}/users"))
-        .json(&json!({"name": "Api User", "email": "api@example.com"}))
-        .send()
-        .await
-        .unwrap();
+    let response = create(&http, &base, "Api User", "api@example.com").await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let from_api: User = response.json().await.unwrap();
     let listed = parse_users(&run(&["list"]).await.unwrap());
     assert_eq!(listed, vec![from_cli.clone(), from_api.clone()]);
 
     // The unique email holds across both: the API refuses the CLI user's email.
-    let response = http
-        .post(format!("{base}/users"))
-        .json(&json!({"name": "Copy", "email": "CLI@example.com"}))
-        .send()
-        .await
-        .unwrap();
+    let response = create(&http, &base, "Copy", "CLI@example.com").await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
 
     // Removed by the CLI, gone from the API.

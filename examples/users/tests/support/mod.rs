@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use reqwest::{Client, StatusCode};
+use reqwest::{Client, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use smartasync_example_users::{self as users, Store, UserStore};
 
@@ -70,6 +70,15 @@ pub fn http_client() -> Client {
         .timeout(Duration::from_secs(30))
         .build()
         .expect("an HTTP client")
+}
+
+/// POSTs a new user with `name` and `email` to the API at `base`, whatever it answers.
+pub async fn create(http: &Client, base: &str, name: &str, email: &str) -> Response {
+    http.post(format!("{base}/users"))
+        .json(&serde_json::json!({ "name": name, "email": email }))
+        .send()
+        .await
+        .expect("POST /users")
 }
 
 /// GETs `url`, expects a 200, and decodes the JSON body.
