@@ -464,10 +464,7 @@ pub fn run(options: &Options, out: &mut impl Write) -> Result<Report, String> {
 }
 
 fn draw(report: &Report, durability: Durability, dir: &Path) -> Result<(), String> {
-    let synchronous = match durability {
-        Durability::Normal => "NORMAL",
-        Durability::Full => "FULL",
-    };
+    let synchronous = durability.pragma();
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     if !report.sqlite.is_empty() {
         let names: Vec<&str> = sqlite::Store::ALL.iter().map(|s| s.name()).collect();

@@ -58,7 +58,8 @@ pub enum Durability {
 }
 
 impl Durability {
-    fn pragma(self) -> &'static str {
+    /// The value of `PRAGMA synchronous` it stands for: `NORMAL` or `FULL`.
+    pub fn pragma(self) -> &'static str {
         match self {
             Self::Normal => "NORMAL",
             Self::Full => "FULL",
