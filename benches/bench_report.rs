@@ -13,66 +13,17 @@
 //! line.
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use smartasync::{Lane, smartasync};
 use smartasync_benches::{
-    Batch, HandoffPool, KEY, OffloadThread, PingPong, Row, Target, cached_runtime, checksum,
+    Batch, HandoffPool, KEY, OffloadThread, PingPong, Row, Target, cached_runtime,
     context_switches, current_thread_runtime, enter_and_poll, interleaved, multi_thread_runtime,
     per_call_current_thread, per_call_multi_thread, render, time_in_task,
 };
 
-// The same items as in `benches/overhead.rs`.
+mod items;
 
-#[smartasync]
-async fn ready(seed: u64) -> u64 {
-    checksum(KEY, seed)
-}
-
-async fn ready_plain(seed: u64) -> u64 {
-    checksum(KEY, seed)
-}
-
-#[smartasync]
-#[allow(dead_code)]
-async fn tick(seed: u64) -> u64 {
-    tokio::time::sleep(Duration::ZERO).await;
-    seed
-}
-
-async fn tick_plain(seed: u64) -> u64 {
-    tokio::time::sleep(Duration::ZERO).await;
-    seed
-}
-
-#[derive(Clone)]
-struct Catalog {
-    seed: Arc<u64>,
-}
-
-impl Catalog {
-    #[smartasync]
-    fn find(&self, key: &str) -> u64 {
-        checksum(key, *self.seed)
-    }
-
-    fn find_plain(&self, key: &str) -> u64 {
-        checksum(key, *self.seed)
-    }
-
-    /// The same body on a one-thread lane.
-    #[smartasync(lane = CATALOG_LANE)]
-    fn find_on_lane(&self, key: &str) -> u64 {
-        checksum(key, *self.seed)
-    }
-}
-
-static CATALOG_LANE: Lane = Lane::new("bench-lane");
-
-fn catalog() -> Catalog {
-    Catalog { seed: Arc::new(7) }
-}
+use items::{catalog, ready, ready_async, ready_plain, tick, tick_plain};
 
 /// A batch of `n` sync calls.
 fn sync_batch(mut call: impl FnMut(u64) -> u64 + 'static) -> Batch<'static> {

@@ -7,15 +7,13 @@
 //! `cargo bench --bench overhead -- 2_async_caller`.
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{
     BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
 };
-use smartasync::{Lane, smartasync};
 use smartasync_benches::{
-    HandoffPool, KEY, OffloadThread, PingPong, cached_runtime, checksum, current_thread_runtime,
+    HandoffPool, KEY, OffloadThread, PingPong, cached_runtime, current_thread_runtime,
     enter_and_poll, multi_thread_runtime, per_call_current_thread, per_call_multi_thread,
     time_in_task,
 };
@@ -24,58 +22,9 @@ use tokio::runtime::Runtime;
 // ----------------------------------------------------------------------------------------
 // What is measured: each `#[smartasync]` item next to the same body written plainly.
 
-/// An `async fn` body whose future is ready at the first poll.
-#[smartasync]
-async fn ready(seed: u64) -> u64 {
-    checksum(KEY, seed)
-}
+mod items;
 
-async fn ready_plain(seed: u64) -> u64 {
-    checksum(KEY, seed)
-}
-
-/// An `async fn` body that needs Tokio's timer: a 0-duration sleep. (Only its blocking
-/// entry is measured.)
-#[smartasync]
-#[allow(dead_code)]
-async fn tick(seed: u64) -> u64 {
-    tokio::time::sleep(Duration::ZERO).await;
-    seed
-}
-
-async fn tick_plain(seed: u64) -> u64 {
-    tokio::time::sleep(Duration::ZERO).await;
-    seed
-}
-
-/// A service handle (state behind `Arc`) with a blocking method taking `&self` and `&str`.
-#[derive(Clone)]
-struct Catalog {
-    seed: Arc<u64>,
-}
-
-impl Catalog {
-    #[smartasync]
-    fn find(&self, key: &str) -> u64 {
-        checksum(key, *self.seed)
-    }
-
-    fn find_plain(&self, key: &str) -> u64 {
-        checksum(key, *self.seed)
-    }
-
-    /// The same body on a one-thread lane.
-    #[smartasync(lane = CATALOG_LANE)]
-    fn find_on_lane(&self, key: &str) -> u64 {
-        checksum(key, *self.seed)
-    }
-}
-
-static CATALOG_LANE: Lane = Lane::new("bench-lane");
-
-fn catalog() -> Catalog {
-    Catalog { seed: Arc::new(7) }
-}
+use items::{catalog, ready, ready_async, ready_plain, tick, tick_plain};
 
 // ----------------------------------------------------------------------------------------
 
