@@ -40,6 +40,20 @@ macro_rules! on_both_stores {
     };
 }
 
+/// `GET`, `DELETE` and `PUT` (with a valid body) of the user at `url` each get `status`
+/// with a JSON error message.
+async fn expect_error_from_every_method(http: &reqwest::Client, url: &str, status: StatusCode) {
+    expect_error(http.get(url).send().await.unwrap(), status).await;
+    expect_error(http.delete(url).send().await.unwrap(), status).await;
+    let response = http
+        .put(url)
+        .json(&json!({"name": "Ada", "email": "a@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, status).await;
+}
+
 /// Asserts the status and that the body is a JSON error with a non-empty message; returns
 /// the message.
 async fn expect_error(response: Response, status: StatusCode) -> String {
@@ -472,23 +486,7 @@ on_both_stores! {
         // A path id that is not an i64: 400, for every method.
         for id in ["abc", "1.5", "99999999999999999999", "%00"] {
             let url = format!("{base}/users/{id}");
-            expect_error(
-                http.get(&url).send().await.unwrap(),
-                StatusCode::BAD_REQUEST,
-            )
-            .await;
-            expect_error(
-                http.delete(&url).send().await.unwrap(),
-                StatusCode::BAD_REQUEST,
-            )
-            .await;
-            let response = http
-                .put(&url)
-                .json(&json!({"name": "Ada", "email": "a@example.com"}))
-                .send()
-                .await
-                .unwrap();
-            expect_error(response, StatusCode::BAD_REQUEST).await;
+            expect_error_from_every_method(&http, &url, StatusCode::BAD_REQUEST).await;
         }
 
         // A query string of the wrong type or with unknown keys: 400.
@@ -510,19 +508,7 @@ on_both_stores! {
         let http = http_client();
         for id in [1, 0, -5, i64::MAX] {
             let url = format!("{base}/users/{id}");
-            expect_error(http.get(&url).send().await.unwrap(), StatusCode::NOT_FOUND).await;
-            expect_error(
-                http.delete(&url).send().await.unwrap(),
-                StatusCode::NOT_FOUND,
-            )
-            .await;
-            let response = http
-                .put(&url)
-                .json(&json!({"name": "Ada", "email": "a@example.com"}))
-                .send()
-                .await
-                .unwrap();
-            expect_error(response, StatusCode::NOT_FOUND).await;
+            expect_error_from_every_method(&http, &url, StatusCode::NOT_FOUND).await;
         }
         let message = expect_error(
             http.get(format!("{base}/nope")).send().await.unwrap(),
