@@ -150,7 +150,7 @@ impl Lane {
     }
 
     /// Queues `job`; it runs on one of the lane's threads after the calls queued before.
-    fn push(&'static self, job: Job) {
+    pub(crate) fn push(&'static self, job: Job) {
         // The lane's threads live for the process, so the queue never closes.
         let _ = self.queue().send(job);
     }
@@ -220,5 +220,15 @@ where
         let (reply, outcome) = oneshot::channel();
         lane.push(job(body, reply));
         resume(outcome.await)
+    }
+}
+
+/// Starts a stream's producer on `lane`: queued after the calls before it, or, polled on
+/// one of the lane's own threads (a nested call), run here to its end.
+pub(crate) async fn start_stream(lane: &'static Lane, producer: crate::stream::Producer) {
+    if lane.is_current() {
+        producer.run_inline();
+    } else {
+        lane.push(Box::new(move || producer.run()));
     }
 }

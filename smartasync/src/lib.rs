@@ -9,6 +9,7 @@ mod in_place;
 mod lane;
 mod limit;
 pub mod runtime;
+mod stream;
 mod unblock;
 
 #[doc(hidden)]
@@ -18,6 +19,10 @@ pub mod __private;
 pub use crate::block_on::block_on;
 pub use crate::in_place::in_place;
 pub use crate::lane::Lane;
+pub use crate::stream::{
+    block_on_stream, unblock_iter, BlockOnStream, BoxIterator, BoxStream, IterStream,
+    LocalBoxStream, Stream, DEFAULT_BATCH,
+};
 pub use crate::unblock::unblock;
 pub use smartasync_macros::smartasync;
 

@@ -12,6 +12,7 @@ use std::marker::PhantomData;
 pub use crate::block_on::block_on;
 pub use crate::in_place::in_place;
 pub use crate::limit::{Held, LimitSite, Permit};
+pub use crate::stream::{Pump, Unpacked, Yieldable, DEFAULT_BATCH};
 pub use crate::unblock::unblock;
 
 /// The boxed async entry of a trait method: pins the output type (so that `?` in the body
@@ -318,4 +319,125 @@ impl IsLane for crate::Lane {
 /// The lane that `lane = ..` names.
 pub fn lane<L: IsLane + ?Sized>(lane: &'static L) -> &'static crate::Lane {
     lane.smartasync_lane()
+}
+
+// Streams: the async entry of a `fn` body returning `impl Iterator` (or `Result<impl
+// Iterator, E>`), and the entries of bodies returning `impl Stream`.
+
+/// The async entry of a `fn` body returning `impl Iterator`: `body` drains the iterator it
+/// makes into the pump, on the blocking pool, `batch` items at a time at most.
+pub fn offload_iter<T, F>(batch: usize, body: F) -> Unpacked<T>
+where
+    T: Yieldable,
+    F: FnOnce(&mut Pump<T>) + Send + 'static,
+{
+    Unpacked::new(crate::stream::IterStream::new(body, crate::stream::start_on_pool).batch(batch))
+}
+
+/// [`offload_iter`] for a body returning `Result<impl Iterator, E>`: resolves to the
+/// stream once the iterator is made, or to the body's `Err`.
+pub fn offload_try_iter<T, E, F>(
+    batch: usize,
+    body: F,
+) -> impl Future<Output = Result<Unpacked<T>, E>> + Send + 'static
+where
+    T: Yieldable,
+    E: Returnable,
+    F: FnOnce(&mut Pump<T>) -> Result<(), E> + Send + 'static,
+{
+    try_iter(batch, body, crate::stream::start_on_pool)
+}
+
+/// [`offload_iter`] on a lane's threads.
+pub fn lane_iter<T, F>(lane: &'static crate::Lane, batch: usize, body: F) -> Unpacked<T>
+where
+    T: Yieldable,
+    F: FnOnce(&mut Pump<T>) + Send + 'static,
+{
+    let start = move |producer| crate::lane::start_stream(lane, producer);
+    Unpacked::new(crate::stream::IterStream::new(body, start).batch(batch))
+}
+
+/// [`offload_try_iter`] on a lane's threads.
+pub fn lane_try_iter<T, E, F>(
+    lane: &'static crate::Lane,
+    batch: usize,
+    body: F,
+) -> impl Future<Output = Result<Unpacked<T>, E>> + Send + 'static
+where
+    T: Yieldable,
+    E: Returnable,
+    F: FnOnce(&mut Pump<T>) -> Result<(), E> + Send + 'static,
+{
+    try_iter(batch, body, move |producer| {
+        crate::lane::start_stream(lane, producer)
+    })
+}
+
+fn try_iter<T, E, F, S, Fut>(
+    batch: usize,
+    body: F,
+    start: S,
+) -> impl Future<Output = Result<Unpacked<T>, E>> + Send + 'static
+where
+    T: Yieldable,
+    E: Returnable,
+    F: FnOnce(&mut Pump<T>) -> Result<(), E> + Send + 'static,
+    S: FnOnce(crate::stream::Producer) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let packed = move |pump: &mut Pump<T>| body(pump).map_err(E::smartasync_pack);
+    let opened = crate::stream::IterStream::try_new(packed, start);
+    async move {
+        match opened.await {
+            Ok(stream) => Ok(Unpacked::new(stream.batch(batch))),
+            Err(error) => Err(E::smartasync_unpack(error)),
+        }
+    }
+}
+
+/// The blocking entry of a body returning `impl Stream`: its items, each driven to on the
+/// calling thread.
+pub fn block_on_stream<'a, S>(stream: S) -> crate::BoxIterator<'a, S::Item>
+where
+    S: crate::Stream + 'a,
+{
+    Box::new(crate::block_on_stream(stream))
+}
+
+/// The blocking entry of an inherent body returning `impl Stream`, unboxed.
+pub use crate::stream::block_on_stream as stream_iter;
+
+/// A trait method's stream, boxed: `Send` unless the trait says `?Send`.
+pub fn boxed_stream<'a, S>(stream: S) -> crate::BoxStream<'a, S::Item>
+where
+    S: crate::Stream + Send + 'a,
+{
+    Box::pin(stream)
+}
+
+/// [`boxed_stream`] for a trait declared `?Send`.
+pub fn boxed_local_stream<'a, S>(stream: S) -> crate::LocalBoxStream<'a, S::Item>
+where
+    S: crate::Stream + 'a,
+{
+    Box::pin(stream)
+}
+
+/// A trait method's iterator, boxed.
+pub fn boxed_iter<'a, I>(iter: I) -> crate::BoxIterator<'a, I::Item>
+where
+    I: IntoIterator,
+    I::IntoIter: 'a,
+{
+    Box::new(iter.into_iter())
+}
+
+/// The stream of an `async fn` body returning `impl Stream`, as one stream.
+pub fn flatten<F>(future: F) -> impl crate::Stream<Item = <F::Output as crate::Stream>::Item>
+where
+    F: Future,
+    F::Output: crate::Stream,
+{
+    crate::stream::Flatten::Future(Box::pin(future))
 }

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::panic;
 
 use tokio::runtime::{Handle, RuntimeFlavor};
-use tokio::task::JoinError;
+use tokio::task::{JoinError, JoinHandle};
 
 use crate::context::{self, Mode};
 use crate::runtime;
@@ -62,22 +62,39 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    {
-        let task = if handle.runtime_flavor() == RuntimeFlavor::CurrentThread {
-            // Tell a nested `block_on` that this is a blocking thread of that runtime, not
-            // its (possibly busy) own thread.
-            let id = handle.id();
-            handle.spawn_blocking(move || {
-                let _mode = context::set_mode(Mode::Offloaded(id));
-                f()
-            })
-        } else {
-            handle.spawn_blocking(f)
-        };
-        match tokio::task::unconstrained(task).await {
-            Ok(output) => output,
-            Err(error) => resume(error),
-        }
+    match tokio::task::unconstrained(spawn_on(handle, f)).await {
+        Ok(output) => output,
+        Err(error) => resume(error),
+    }
+}
+
+/// Starts `f` on the blocking pool of the runtime of the calling context (or the
+/// process-wide runtime's) and lets it run on its own.
+pub(crate) fn spawn_detached<F>(f: F)
+where
+    F: FnOnce() + Send + 'static,
+{
+    let current = Handle::try_current();
+    let handle = current.as_ref().unwrap_or_else(|_| runtime::handle());
+    drop(spawn_on(handle, f));
+}
+
+/// Starts `f` on `handle`'s blocking pool.
+fn spawn_on<F, R>(handle: &Handle, f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    if handle.runtime_flavor() == RuntimeFlavor::CurrentThread {
+        // Tell a nested `block_on` that this is a blocking thread of that runtime, not its
+        // (possibly busy) own thread.
+        let id = handle.id();
+        handle.spawn_blocking(move || {
+            let _mode = context::set_mode(Mode::Offloaded(id));
+            f()
+        })
+    } else {
+        handle.spawn_blocking(f)
     }
 }
 
