@@ -22,7 +22,7 @@ use syn::{
 use crate::model::{self, Plan};
 
 /// The future's lifetime.
-fn future_lifetime() -> Lifetime {
+pub fn future_lifetime() -> Lifetime {
     Lifetime::new("'fut", Span::call_site())
 }
 
@@ -30,9 +30,29 @@ fn future_lifetime() -> Lifetime {
 /// provided body's `Self: Sync`).
 pub fn signature(plan: &Plan<'_>, sig: &Signature, extra: &[WherePredicate]) -> Signature {
     let krate = &plan.krate;
+    let mut sig = outliving(plan, sig, extra);
+    sig.ident = model::async_name(&sig.ident);
+    let fut = future_lifetime();
+    let output = match &sig.output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) => quote!(#ty),
+    };
+    let alias = if plan.send {
+        quote!(#krate::BoxFuture)
+    } else {
+        quote!(#krate::LocalBoxFuture)
+    };
+    sig.output = syn::parse_quote!(-> #alias<#fut, #output>);
+    sig
+}
+
+/// `sig`, not `async`, with every elided lifetime of its arguments named, and `'fut`
+/// declared and outlived by each of them, by the type parameters and by `Self`: the
+/// signature of an entry whose result (a future, a stream, an iterator) may hold every
+/// argument for `'fut`. The output's elided lifetimes are named as elision would.
+pub fn outliving(plan: &Plan<'_>, sig: &Signature, extra: &[WherePredicate]) -> Signature {
     let mut sig = sig.clone();
     sig.asyncness = None;
-    sig.ident = model::async_name(&sig.ident);
     let fut = future_lifetime();
 
     let mut namer = Namer::default();
@@ -115,19 +135,11 @@ pub fn signature(plan: &Plan<'_>, sig: &Signature, extra: &[WherePredicate]) -> 
     for ty in &types {
         where_clause.predicates.push(syn::parse_quote!(#ty: #fut));
     }
-    where_clause.predicates.push(syn::parse_quote!(Self: #fut));
+    if plan.receiver().is_some() || !matches!(plan.site, model::Site::Function) {
+        // A lone function without `self` may be a free function, where `Self` is not.
+        where_clause.predicates.push(syn::parse_quote!(Self: #fut));
+    }
     where_clause.predicates.extend(extra.iter().cloned());
-
-    let output = match &sig.output {
-        ReturnType::Default => quote!(()),
-        ReturnType::Type(_, ty) => quote!(#ty),
-    };
-    let alias = if plan.send {
-        quote!(#krate::BoxFuture)
-    } else {
-        quote!(#krate::LocalBoxFuture)
-    };
-    sig.output = syn::parse_quote!(-> #alias<#fut, #output>);
     sig
 }
 

@@ -11,7 +11,7 @@ use syn::{
 };
 
 use crate::model::{self, Crossing, Plan, Site, Twin};
-use crate::{bound, boxed, lifetime};
+use crate::{bound, boxed, lifetime, streamed};
 
 /// The written function and its twin; with `stub`, after an error, the twin keeps its
 /// signature but not its body, so that callers of either entry see only the real error.
@@ -33,16 +33,16 @@ pub fn pair(plan: &Plan<'_>, stub: bool) -> TokenStream {
 }
 
 /// One generated function: attributes, a signature and a body (`None`: a declaration).
-struct Entry {
-    attrs: Vec<Attribute>,
-    sig: TokenStream,
-    body: Option<TokenStream>,
+pub(crate) struct Entry {
+    pub attrs: Vec<Attribute>,
+    pub sig: TokenStream,
+    pub body: Option<TokenStream>,
     /// A trait method's boxed async entry, whose `T: 'fut` bounds it adds.
-    boxed: bool,
+    pub boxed: bool,
 }
 
 impl Entry {
-    fn tokens(self, plan: &Plan<'_>) -> TokenStream {
+    pub(crate) fn tokens(self, plan: &Plan<'_>) -> TokenStream {
         let Entry {
             mut attrs,
             sig,
@@ -65,6 +65,13 @@ impl Entry {
 /// The written function: as written, renamed `foo_async` for an `async fn` body; in a
 /// trait or trait impl an `async fn` body becomes the boxed async entry.
 fn written(plan: &Plan<'_>) -> TokenStream {
+    if let Some(written) = plan
+        .items
+        .as_ref()
+        .and_then(|items| streamed::written(plan, items))
+    {
+        return written;
+    }
     let function = plan.function;
     let mut attrs = function.attrs.clone();
     if plan.copies_body() {
@@ -114,6 +121,9 @@ fn twin(plan: &Plan<'_>) -> TokenStream {
 }
 
 fn twin_entry(plan: &Plan<'_>) -> TokenStream {
+    if let Some(items) = &plan.items {
+        return streamed::twin(plan, items);
+    }
     match (plan.twin, plan.site.boxed()) {
         (Twin::Drive, _) => blocking(plan),
         (Twin::Offload, false) => offloaded(plan),
@@ -202,7 +212,7 @@ const OFFLOADED: &str = "runs the same body on a blocking-pool thread (`smartasy
      it after that does not stop the body: it runs to the end and its result is dropped.";
 
 /// What an offloading entry does, for its doc paragraph.
-fn offloaded_text(plan: &Plan<'_>) -> String {
+pub(crate) fn offloaded_text(plan: &Plan<'_>) -> String {
     match &plan.lane {
         None => OFFLOADED.to_owned(),
         Some(lane) => format!(
@@ -297,7 +307,7 @@ fn boxed_offloaded(plan: &Plan<'_>) -> TokenStream {
 
 /// The bounds that make a failed requirement speak of `#[smartasync]` at the user's type:
 /// one per value that crosses, and the result.
-fn crossing_bounds(plan: &Plan<'_>, sig: &mut Signature) -> Vec<WherePredicate> {
+pub(crate) fn crossing_bounds(plan: &Plan<'_>, sig: &mut Signature) -> Vec<WherePredicate> {
     let krate = &plan.krate;
     let mut predicates = Vec::new();
     for (param, input) in plan.params.iter().zip(&mut sig.inputs) {
@@ -322,14 +332,37 @@ fn crossing_bounds(plan: &Plan<'_>, sig: &mut Signature) -> Vec<WherePredicate> 
             (_, FnArg::Receiver(_)) => {}
         }
     }
-    if let Some((output, span)) = &plan.output {
-        let mut output = output.clone();
-        predicates.extend(bound::require(
-            &mut output,
-            krate,
-            model::Helper::Returnable,
-            *span,
-        ));
+    match (&plan.output, &plan.items) {
+        (Some((item, span)), Some(items)) => {
+            // The items cross one by one, and a `Result`'s error crosses back.
+            let mut item = item.clone();
+            predicates.extend(bound::require(
+                &mut item,
+                krate,
+                model::Helper::Yieldable,
+                *span,
+            ));
+            if items.fallible {
+                let mut rest = items.replace(&quote!(()));
+                let span = bound::end_span(&items.output);
+                predicates.extend(bound::require(
+                    &mut rest,
+                    krate,
+                    model::Helper::Returnable,
+                    span,
+                ));
+            }
+        }
+        (Some((output, span)), None) => {
+            let mut output = output.clone();
+            predicates.extend(bound::require(
+                &mut output,
+                krate,
+                model::Helper::Returnable,
+                *span,
+            ));
+        }
+        (None, _) => {}
     }
     predicates
 }
@@ -344,24 +377,7 @@ fn offload_call(plan: &Plan<'_>, spanned: bool, runner: Runner) -> TokenStream {
         (Runner::Pool, Some(_)) => Runner::LaneAsync,
         (runner, _) => runner,
     };
-    let mut prelude = TokenStream::new();
-    let mut given = Vec::new();
-    for param in &plan.params {
-        let name = if param.name == "self" && spanned {
-            // At the user's `self`, so that the clone's type is checked there too.
-            Ident::new("__smartasync_self", param.span)
-        } else if param.name == "self" {
-            model::hidden("self")
-        } else {
-            param.name.clone()
-        };
-        let (take, give) =
-            param
-                .crossing
-                .wrap(krate, &param.name, &name, spanned.then_some(param.span));
-        prelude.extend(quote!(let #name = #take;));
-        given.push(give);
-    }
+    let (prelude, given) = take_params(plan, spanned);
     let output_span = plan
         .output
         .as_ref()
@@ -414,6 +430,31 @@ fn offload_call(plan: &Plan<'_>, spanned: bool, runner: Runner) -> TokenStream {
     })
 }
 
+/// The statements that take each value that crosses when an offloading entry is called,
+/// and the expressions that give the body its arguments back from what was taken.
+pub(crate) fn take_params(plan: &Plan<'_>, spanned: bool) -> (TokenStream, Vec<TokenStream>) {
+    let krate = &plan.krate;
+    let mut prelude = TokenStream::new();
+    let mut given = Vec::new();
+    for param in &plan.params {
+        let name = if param.name == "self" && spanned {
+            // At the user's `self`, so that the clone's type is checked there too.
+            Ident::new("__smartasync_self", param.span)
+        } else if param.name == "self" {
+            model::hidden("self")
+        } else {
+            param.name.clone()
+        };
+        let (take, give) =
+            param
+                .crossing
+                .wrap(krate, &param.name, &name, spanned.then_some(param.span));
+        prelude.extend(quote!(let #name = #take;));
+        given.push(give);
+    }
+    (prelude, given)
+}
+
 /// Where an offloaded body runs.
 #[derive(Clone, Copy)]
 enum Runner {
@@ -444,7 +485,7 @@ fn lane_dispatch(plan: &Plan<'_>) -> TokenStream {
 
 /// `&'static Lane` from the user's path, checked by a helper trait spanned at the path so
 /// that a path to something else is reported in smartasync's words.
-fn lane_ref(krate: &Path, lane: &Path) -> TokenStream {
+pub(crate) fn lane_ref(krate: &Path, lane: &Path) -> TokenStream {
     let span = bound::end_span_of(lane);
     let check = bound::respan(quote!(#krate::__private::lane), span);
     quote!(#check(&#lane))
@@ -621,7 +662,7 @@ fn declared(plan: &Plan<'_>) -> TokenStream {
 /// receiver, so `&self` needs `Self: Sync` and an owned or `&mut` receiver `Self: Send`.
 /// With `Send + Sync` among the trait's supertraits they cost nothing; without, the
 /// provided entry cannot be called through `dyn Trait` (only through `dyn Trait + Sync`).
-fn provided_bounds(plan: &Plan<'_>) -> Vec<WherePredicate> {
+pub(crate) fn provided_bounds(plan: &Plan<'_>) -> Vec<WherePredicate> {
     if !matches!(plan.site, Site::Trait) || !plan.send || plan.function.body.is_none() {
         return Vec::new();
     }
@@ -640,6 +681,9 @@ fn stub_twin(plan: &Plan<'_>) -> TokenStream {
     let name = &function.sig.ident;
     if model::stem(&name.to_string()).is_some() {
         return TokenStream::new();
+    }
+    if let Some(items) = &plan.items {
+        return streamed::stub_twin(plan, items);
     }
     let mut sig = function.sig.clone();
     sig.constness = None;
@@ -683,7 +727,7 @@ fn stub_twin(plan: &Plan<'_>) -> TokenStream {
 /// The body copied into a generated entry (a lone function without `self`), after
 /// `prelude`; where it does not parse, it is not copied (rustc reports its syntax error
 /// once, in the written entry) and the entry only carries the signature.
-fn copied_body(plan: &Plan<'_>, prelude: TokenStream) -> TokenStream {
+pub(crate) fn copied_body(plan: &Plan<'_>, prelude: TokenStream) -> TokenStream {
     match &plan.function.body {
         Some(body) if body.stmts.is_some() => body.as_block(prelude),
         _ => quote!({ ::core::unreachable!() }),
@@ -691,7 +735,7 @@ fn copied_body(plan: &Plan<'_>, prelude: TokenStream) -> TokenStream {
 }
 
 /// The function that boxes a trait method's future: `Send` unless the trait says `?Send`.
-fn boxer(plan: &Plan<'_>) -> TokenStream {
+pub(crate) fn boxer(plan: &Plan<'_>) -> TokenStream {
     let krate = &plan.krate;
     if plan.send {
         quote!(#krate::__private::boxed)
@@ -701,7 +745,7 @@ fn boxer(plan: &Plan<'_>) -> TokenStream {
 }
 
 /// The values a generated entry passes to the written one: `self` and each argument.
-fn arguments<'a>(plan: &'a Plan<'_>) -> impl Iterator<Item = &'a Ident> {
+pub(crate) fn arguments<'a>(plan: &'a Plan<'_>) -> impl Iterator<Item = &'a Ident> {
     plan.params.iter().map(|param| &param.name)
 }
 
@@ -710,7 +754,7 @@ fn arguments<'a>(plan: &'a Plan<'_>) -> impl Iterator<Item = &'a Ident> {
 /// the statement that binds the written patterns from those names, for a body moved into
 /// a generated entry (it also makes an `async` block capture every argument, as an
 /// `async fn` does).
-fn rename_params(sig: &mut Signature, plan: &Plan<'_>) -> TokenStream {
+pub(crate) fn rename_params(sig: &mut Signature, plan: &Plan<'_>) -> TokenStream {
     let mut pats = Vec::new();
     let mut names = Vec::new();
     for (input, param) in sig.inputs.iter_mut().zip(&plan.params) {
@@ -764,7 +808,7 @@ fn pinned_output(output: &ReturnType) -> Option<TokenStream> {
 
 /// The body's inner attributes (`#![allow(..)]`), which must become outer attributes of a
 /// generated function whose body is a closure or an `async` block.
-fn inner_as_outer(plan: &Plan<'_>) -> Vec<Attribute> {
+pub(crate) fn inner_as_outer(plan: &Plan<'_>) -> Vec<Attribute> {
     let Some(body) = &plan.function.body else {
         return Vec::new();
     };
@@ -779,7 +823,7 @@ fn inner_as_outer(plan: &Plan<'_>) -> Vec<Attribute> {
 
 /// The written attributes, then the doc paragraph that presents a generated entry as the
 /// other half of its pair.
-fn noted(plan: &Plan<'_>, text: String) -> Vec<Attribute> {
+pub(crate) fn noted(plan: &Plan<'_>, text: String) -> Vec<Attribute> {
     let mut attrs = plan.function.attrs.clone();
     if attrs.iter().any(|attr| attr.path().is_ident("doc")) {
         attrs.push(syn::parse_quote!(#[doc = ""]));
@@ -790,7 +834,7 @@ fn noted(plan: &Plan<'_>, text: String) -> Vec<Attribute> {
 }
 
 /// An intra-doc link to the other entry where one resolves (methods), else its name.
-fn link(plan: &Plan<'_>, name: &Ident) -> String {
+pub(crate) fn link(plan: &Plan<'_>, name: &Ident) -> String {
     match plan.path_to(name) {
         Some(_) => format!("[`{name}`](Self::{name})"),
         None => format!("`{name}`"),

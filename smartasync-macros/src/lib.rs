@@ -18,6 +18,8 @@ mod lifetime;
 mod model;
 mod parse;
 mod receiver;
+mod streamed;
+mod streams;
 mod valid;
 
 use proc_macro::TokenStream;

@@ -83,6 +83,7 @@ pub enum Helper {
     Movable,
     Copyable,
     Returnable,
+    Yieldable,
 }
 
 impl Helper {
@@ -93,6 +94,7 @@ impl Helper {
             Helper::Movable => quote!(Movable),
             Helper::Copyable => quote!(Copyable),
             Helper::Returnable => quote!(Returnable),
+            Helper::Yieldable => quote!(Yieldable),
         };
         quote!(#krate::__private::#name)
     }
@@ -174,6 +176,8 @@ pub struct Plan<'a> {
     pub limit: Option<syn::Expr>,
     /// `lane = PATH`: every call of the body runs on this lane's threads.
     pub lane: Option<Path>,
+    /// The many items the body returns (`impl Iterator`, `impl Stream`), if it does.
+    pub items: Option<crate::streams::Items>,
 }
 
 impl Plan<'_> {

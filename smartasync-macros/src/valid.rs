@@ -10,6 +10,7 @@ use syn::{Error, FnArg, Pat, PatType, Path, ReturnType, Signature, Type};
 use crate::args::Args;
 use crate::model::{self, Crossing, Param, Plan, Site, Twin};
 use crate::parse::Function;
+use crate::streams::{self, Flow, Items};
 use crate::{bound, lifetime, receiver};
 
 /// The advice that ends every refusal of an offloaded `fn` body: `first`, then the two
@@ -50,7 +51,8 @@ pub fn plan<'a>(
     let sig = &function.sig;
     unsupported_qualifiers(sig, &mut errors);
     async_suffix(sig, &mut errors);
-    let twin = twin(args, &site, function, &mut errors);
+    let items = items(function, &mut errors);
+    let twin = twin(args, &site, function, items.as_ref(), &mut errors);
     let offloaded = twin == Twin::Offload;
 
     let mut params = Vec::new();
@@ -91,7 +93,10 @@ pub fn plan<'a>(
         params.push(param);
     }
 
-    let output = offloaded.then(|| output(sig, &mut errors));
+    let output = offloaded.then(|| match &items {
+        Some(items) => items_output(items, &mut errors),
+        None => output(sig, &mut errors),
+    });
     let plan = Plan {
         krate: krate.clone(),
         function,
@@ -103,8 +108,10 @@ pub fn plan<'a>(
         block_types: block_types.to_vec(),
         limit: args.limit.clone(),
         lane: args.lane.clone(),
+        items,
     };
     limit_in_trait(&plan, &mut errors);
+    streaming_options(args, &plan, &mut errors);
     lane_options(args, &plan, &mut errors);
     if plan.copies_body() {
         state_in_copied_body(function, &mut errors);
@@ -193,8 +200,90 @@ fn lane_options(args: &Args, plan: &Plan<'_>, errors: &mut Errors) {
     }
 }
 
+/// The many items the function returns: an iterator of a `fn` (a body or a trait's
+/// declaration), or a stream of either form. An `async fn` returning `impl Iterator` returns
+/// one value, the iterator.
+fn items(function: &Function, errors: &mut Errors) -> Option<Items> {
+    let items = streams::classify(&function.sig.output).unwrap_or_else(|error| {
+        errors.push(error);
+        None
+    })?;
+    let is_async = function.sig.asyncness.is_some();
+    (items.flow == Flow::Stream || !is_async).then_some(items)
+}
+
+/// What a streaming body cannot be given: `limit` (a stream holds its body open for as
+/// long as it is consumed), `in_place` (the iterator would be pulled on the awaiting
+/// thread), and, in a trait, a provided `fn` body returning an iterator (its stream would
+/// need `Self: Clone` or a `Send` iterator).
+fn streaming_options(args: &Args, plan: &Plan<'_>, errors: &mut Errors) {
+    let Some(items) = &plan.items else {
+        return;
+    };
+    if let Some(permits) = &args.limit {
+        errors.push(Error::new_spanned(
+            permits,
+            "`limit` does not apply to a function that returns many items: its body stays \
+             open for as long as its iterator or stream is consumed\n\
+             ways out: a lane sized for the resource (`lane = L`, `Lane::new(..).threads(k)`), \
+             or `limit` on the functions the body calls",
+        ));
+    }
+    if let (Some(span), Flow::Iter) = (args.in_place, items.flow) {
+        errors.push(Error::new(
+            span,
+            "`in_place` does not apply to a `fn` body returning `impl Iterator`: its async entry \
+             is a stream whose iterator runs on a thread of its own",
+        ));
+    }
+    let provided = plan.function.body.is_some() && plan.function.sig.asyncness.is_none();
+    if matches!(plan.site, Site::Trait) && provided && items.flow == Flow::Iter {
+        errors.push(Error::new_spanned(
+            &plan.function.sig.ident,
+            "a provided `fn` body returning `impl Iterator` cannot be paired in a trait: its \
+             stream would run the iterator on another thread, which needs `Self: Clone` or a \
+             `Send` iterator, neither of which `dyn` callers can promise\n\
+             ways out: write the body in each implementation, or provide it as an `async fn` \
+             returning `impl Stream`",
+        ));
+    }
+}
+
+/// The items an offloaded iterator sends back, and where a failure is reported; items (or
+/// an error) that borrow are refused. The iterator itself may borrow: it is made and
+/// pulled where the owned copies of the arguments live.
+fn items_output(items: &Items, errors: &mut Errors) -> (Type, Span) {
+    if let Some(span) = lifetime::first_borrow(&items.item) {
+        errors.push(Error::new(
+            span,
+            format!(
+                "the items borrow: the `_async` entry of a `fn` body returning `impl Iterator` \
+                 runs the iterator on another thread and sends its items to the stream's \
+                 consumer, so they cannot borrow from the arguments\n{}",
+                ways_out("yield owned items (`String`, `Vec<T>`, `Arc<T>`)")
+            ),
+        ));
+    } else if let Some(span) = lifetime::first_borrow(&items.replace(&quote!(()))) {
+        errors.push(Error::new(
+            span,
+            format!(
+                "the error type borrows: the `_async` entry of a `fn` body sends it back from \
+                 another thread\n{}",
+                ways_out("return an owned error")
+            ),
+        ));
+    }
+    (items.item.clone(), items.span())
+}
+
 /// Which entry is generated, and how, from the body's form and the options.
-fn twin(args: &Args, site: &Site, function: &Function, errors: &mut Errors) -> Twin {
+fn twin(
+    args: &Args,
+    site: &Site,
+    function: &Function,
+    items: Option<&Items>,
+    errors: &mut Errors,
+) -> Twin {
     let is_async = function.sig.asyncness.is_some();
     if let Some(span) = args.in_place {
         if is_async {
@@ -210,12 +299,15 @@ fn twin(args: &Args, site: &Site, function: &Function, errors: &mut Errors) -> T
             ));
         }
     }
+    let stream = items.is_some_and(|items| items.flow == Flow::Stream);
     match (function.body.is_some(), is_async) {
         (false, _) => Twin::Declare,
         (true, true) => Twin::Drive,
+        // A `fn` returning a stream is an async entry already: its twin drives the stream.
+        (true, false) if stream => Twin::Drive,
         // A provided body cannot demand `Self: Clone` and stay usable through `dyn`.
         (true, false) if matches!(site, Site::Trait) => Twin::InPlace,
-        (true, false) if args.in_place.is_some() => Twin::InPlace,
+        (true, false) if args.in_place.is_some() && items.is_none() => Twin::InPlace,
         (true, false) => Twin::Offload,
     }
 }

@@ -441,3 +441,43 @@ where
 {
     crate::stream::Flatten::Future(Box::pin(future))
 }
+
+/// Pins the output type of a future, so that `?` in an `async` block infers the written
+/// error type.
+pub fn typed<T, F>(future: F) -> F
+where
+    F: Future<Output = T>,
+{
+    future
+}
+
+/// One of two iterators: the blocking entry of a lane's iterator body returns the items
+/// streamed from the lane (`Left`) or, on the lane, the body's own iterator (`Right`).
+pub enum Either<L, R> {
+    /// The first.
+    Left(L),
+    /// The second.
+    Right(R),
+}
+
+impl<L, R> Iterator for Either<L, R>
+where
+    L: Iterator,
+    R: Iterator<Item = L::Item>,
+{
+    type Item = L::Item;
+
+    fn next(&mut self) -> Option<L::Item> {
+        match self {
+            Either::Left(iter) => iter.next(),
+            Either::Right(iter) => iter.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Either::Left(iter) => iter.size_hint(),
+            Either::Right(iter) => iter.size_hint(),
+        }
+    }
+}
