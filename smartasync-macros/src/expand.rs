@@ -690,6 +690,10 @@ fn stub_twin(plan: &Plan<'_>) -> TokenStream {
     sig.unsafety = None;
     sig.abi = None;
     sig.variadic = None;
+    if let ReturnType::Type(_, output) = &mut sig.output {
+        // An unreachable body gives `impl Trait` nothing to infer: name a boxed one.
+        lifetime::box_impl_traits(output);
+    }
     let attrs = &function.attrs;
     let vis = &function.vis;
     let body = quote!({ ::core::unreachable!() });

@@ -98,3 +98,19 @@ impl<'ast> Visit<'ast> for BorrowFinder {
 
     fn visit_parenthesized_generic_arguments(&mut self, _: &'ast ParenthesizedGenericArguments) {}
 }
+
+/// Replaces each `impl Trait` in `ty` by `Box<dyn Trait>`, a type an unreachable body can
+/// stand for.
+pub fn box_impl_traits(ty: &mut Type) {
+    struct Boxer;
+    impl syn::visit_mut::VisitMut for Boxer {
+        fn visit_type_mut(&mut self, ty: &mut Type) {
+            syn::visit_mut::visit_type_mut(self, ty);
+            if let Type::ImplTrait(bounds) = ty {
+                let bounds = &bounds.bounds;
+                *ty = syn::parse_quote!(::std::boxed::Box<dyn #bounds>);
+            }
+        }
+    }
+    syn::visit_mut::VisitMut::visit_type_mut(&mut Boxer, ty);
+}

@@ -256,20 +256,22 @@ fn items_output(items: &Items, errors: &mut Errors) -> (Type, Span) {
     if let Some(span) = lifetime::first_borrow(&items.item) {
         errors.push(Error::new(
             span,
-            format!(
+            String::from(
                 "the items borrow: the `_async` entry of a `fn` body returning `impl Iterator` \
                  runs the iterator on another thread and sends its items to the stream's \
-                 consumer, so they cannot borrow from the arguments\n{}",
-                ways_out("yield owned items (`String`, `Vec<T>`, `Arc<T>`)")
+                 consumer, so they cannot borrow from the arguments\n\
+                 ways out: yield owned items (`String`, `Vec<T>`, `Arc<T>`), or write the body \
+                 as `async fn` returning `impl Stream`",
             ),
         ));
     } else if let Some(span) = lifetime::first_borrow(&items.replace(&quote!(()))) {
         errors.push(Error::new(
             span,
-            format!(
+            String::from(
                 "the error type borrows: the `_async` entry of a `fn` body sends it back from \
-                 another thread\n{}",
-                ways_out("return an owned error")
+                 another thread\n\
+                 ways out: return an owned error, or write the body as `async fn` returning \
+                 `impl Stream`",
             ),
         ));
     }
