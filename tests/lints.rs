@@ -17,6 +17,7 @@ use smartasync::smartasync;
 /// Items as a library would publish them.
 pub mod library {
     use super::{Arc, Path, smartasync};
+    use smartasync::Stream;
 
     /// A cheap handle to a service.
     #[derive(Clone, Debug, Default)]
@@ -215,6 +216,79 @@ pub mod library {
         }
     }
 
+    /// Rows, one at a time.
+    #[smartasync]
+    pub fn rows(count: u32) -> impl Iterator<Item = u32> {
+        0..count
+    }
+
+    /// Rows of a service, or its failure.
+    #[smartasync]
+    impl Service {
+        /// Rows from the base.
+        ///
+        /// # Errors
+        ///
+        /// When `count` is 0.
+        pub fn rows_from(&self, count: u32) -> Result<impl Iterator<Item = u32> + '_, Failure> {
+            if count == 0 {
+                return Err(Failure);
+            }
+            Ok((0..count).map(|row| row + self.base))
+        }
+
+        /// Pages, later.
+        pub async fn pages(&self, count: u32) -> impl Stream<Item = u32> {
+            tokio::task::yield_now().await;
+            futures::stream::iter(self.base..self.base + count)
+        }
+    }
+
+    /// A source of rows written either way.
+    #[smartasync]
+    pub trait Source: Send + Sync {
+        /// The rows.
+        fn rows(&self, count: u32) -> impl Iterator<Item = u32>;
+
+        /// The rows, or a failure.
+        ///
+        /// # Errors
+        ///
+        /// When `count` is 0.
+        fn try_rows(&self, count: u32) -> Result<impl Iterator<Item = u32>, Failure>;
+    }
+
+    #[smartasync]
+    impl Source for Blocking {
+        fn rows(&self, count: u32) -> impl Iterator<Item = u32> {
+            0..count
+        }
+
+        fn try_rows(&self, count: u32) -> Result<impl Iterator<Item = u32>, Failure> {
+            if count == 0 {
+                Err(Failure)
+            } else {
+                Ok(0..count)
+            }
+        }
+    }
+
+    #[smartasync]
+    impl Source for Remote {
+        async fn rows(&self, count: u32) -> impl Stream<Item = u32> {
+            futures::stream::iter(0..count)
+        }
+
+        async fn try_rows(&self, count: u32) -> Result<impl Stream<Item = u32>, Failure> {
+            tokio::task::yield_now().await;
+            if count == 0 {
+                Err(Failure)
+            } else {
+                Ok(futures::stream::iter(0..count))
+            }
+        }
+    }
+
     /// Sums later.
     #[must_use]
     #[smartasync]
@@ -268,4 +342,34 @@ fn linted_items_work() {
     assert_eq!(repository.store("a".into(), (0, 0)), 1);
     assert_eq!(repository.count(), 2);
     assert_eq!(Service::zero().base(), 0);
+}
+
+#[test]
+fn linted_streams_work() {
+    use futures::StreamExt;
+    use library::{Service, Source};
+
+    let service = Service::open("1").expect("a number");
+    assert_eq!(library::rows(2).collect::<Vec<_>>(), [0, 1]);
+    assert_eq!(
+        service.rows_from(2).expect("rows").collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert_eq!(service.pages(2).collect::<Vec<_>>(), [1, 2]);
+    let sources: [&dyn Source; 2] = [&library::Blocking, &library::Remote];
+    for source in sources {
+        assert_eq!(source.rows(2).collect::<Vec<_>>(), [0, 1]);
+        assert!(source.try_rows(0).is_err());
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        assert_eq!(library::rows_async(2).collect::<Vec<_>>().await, [0, 1]);
+        let rows = service.rows_from_async(2).await.expect("rows");
+        assert_eq!(rows.collect::<Vec<_>>().await, [1, 2]);
+        for source in sources {
+            assert_eq!(source.rows_async(3).collect::<Vec<_>>().await, [0, 1, 2]);
+            let rows = source.try_rows_async(1).await.expect("rows");
+            assert_eq!(rows.collect::<Vec<_>>().await, [0]);
+        }
+    });
 }
