@@ -12,6 +12,7 @@ mod kw {
     syn::custom_keyword!(skip);
     syn::custom_keyword!(limit);
     syn::custom_keyword!(lane);
+    syn::custom_keyword!(batch);
     syn::custom_keyword!(Send);
 }
 
@@ -31,12 +32,17 @@ pub enum Place {
 impl Place {
     fn accepts(self) -> &'static str {
         match self {
-            Place::Function => "`in_place`, `limit = N`, `lane = PATH` or `crate = \"path\"`",
+            Place::Function => {
+                "`in_place`, `limit = N`, `lane = PATH`, `batch = N` or `crate = \"path\"`"
+            }
             Place::Inherent => "`crate = \"path\"` (and, on its methods, `skip` or `in_place`)",
             Place::Trait => {
                 "`?Send` or `crate = \"path\"` (and, on its methods, `skip` or `in_place`)"
             }
-            Place::Method => "`skip` or `in_place` (block-wide options go on the block)",
+            Place::Method => {
+                "`skip`, `in_place`, `limit = N`, `lane = PATH` or `batch = N` (block-wide \
+                 options go on the block)"
+            }
         }
     }
 }
@@ -55,6 +61,8 @@ pub struct Args {
     pub limit: Option<syn::Expr>,
     /// Every call of the body runs on this lane's threads.
     pub lane: Option<Path>,
+    /// The largest batch in which an iterator's items are handed to its stream.
+    pub batch: Option<syn::Expr>,
 }
 
 impl Args {
@@ -190,26 +198,12 @@ fn parse_list(input: ParseStream, place: Place) -> syn::Result<Args> {
             }
         } else if input.peek(kw::limit) {
             let keyword: kw::limit = input.parse()?;
-            if !input.peek(Token![=]) {
-                return Err(Error::new(
-                    keyword.span,
-                    "`limit` needs the number of bodies that may run at once: `limit = 4`",
-                ));
-            }
-            input.parse::<Token![=]>()?;
-            let permits: syn::Expr = input.parse()?;
-            if let syn::Expr::Lit(syn::ExprLit {
-                lit: syn::Lit::Int(int),
-                ..
-            }) = &permits
-            {
-                if int.base10_parse::<usize>().ok() == Some(0) {
-                    return Err(Error::new(
-                        int.span(),
-                        "`limit = 0` would let no body run: give at least 1",
-                    ));
-                }
-            }
+            let permits = count(
+                input,
+                keyword.span,
+                "`limit` needs the number of bodies that may run at once: `limit = 4`",
+                "`limit = 0` would let no body run: give at least 1",
+            )?;
             allowed(
                 keyword.span,
                 "limit",
@@ -217,6 +211,22 @@ fn parse_list(input: ParseStream, place: Place) -> syn::Result<Args> {
             )?;
             if args.limit.replace(permits).is_some() {
                 return Err(Error::new(keyword.span, "duplicate argument `limit`"));
+            }
+        } else if input.peek(kw::batch) {
+            let keyword: kw::batch = input.parse()?;
+            let items = count(
+                input,
+                keyword.span,
+                "`batch` needs the largest number of items handed over at once: `batch = 256`",
+                "`batch = 0` would hand over no item: give at least 1",
+            )?;
+            allowed(
+                keyword.span,
+                "batch",
+                matches!(place, Place::Function | Place::Method),
+            )?;
+            if args.batch.replace(items).is_some() {
+                return Err(Error::new(keyword.span, "duplicate argument `batch`"));
             }
         } else {
             let message = match input.fork().call(Ident::parse_any) {
@@ -240,6 +250,25 @@ fn parse_list(input: ParseStream, place: Place) -> syn::Result<Args> {
         input.parse::<Token![,]>()?;
     }
     Ok(args)
+}
+
+/// `= N` after `limit` or `batch`: a constant expression, refused where it is a literal 0.
+fn count(input: ParseStream, keyword: Span, missing: &str, zero: &str) -> syn::Result<syn::Expr> {
+    if !input.peek(Token![=]) {
+        return Err(Error::new(keyword, missing));
+    }
+    input.parse::<Token![=]>()?;
+    let value: syn::Expr = input.parse()?;
+    if let syn::Expr::Lit(syn::ExprLit {
+        lit: syn::Lit::Int(int),
+        ..
+    }) = &value
+    {
+        if int.base10_parse::<usize>().ok() == Some(0) {
+            return Err(Error::new(int.span(), zero));
+        }
+    }
+    Ok(value)
 }
 
 fn no_value(input: ParseStream, name: &str) -> syn::Result<()> {

@@ -132,6 +132,37 @@ use proc_macro::TokenStream;
 /// # assert_eq!(Client.get_blocking("/x"), 2);
 /// ```
 ///
+/// # Many items: iterators and streams
+///
+/// A `fn` body returning `impl Iterator<Item = T>` gets an async entry returning
+/// `impl Stream<Item = T> + Send + 'static`: the iterator is made, pulled and dropped on a
+/// blocking-pool thread (or the function's lane), its items handed over in batches through
+/// a channel that holds one batch ([`unblock_iter`]). A body returning `impl Stream<Item =
+/// T>`, written `async fn` or `fn`, is the async entry and gets a blocking entry returning
+/// `impl Iterator<Item = T>`, each `next()` driving the stream on the calling thread
+/// ([`block_on_stream`]). Either may be the `Ok` of a `Result`. In a trait, the entries
+/// are [`BoxIterator`] and [`BoxStream`].
+///
+/// ```
+/// use smartasync::smartasync;
+///
+/// #[smartasync]
+/// fn lines(text: String) -> impl Iterator<Item = String> {
+///     text.lines().map(str::to_owned).collect::<Vec<_>>().into_iter()
+/// }
+///
+/// assert_eq!(lines("a\nb".into()).count(), 2);
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use smartasync::Stream;
+/// let mut lines = std::pin::pin!(lines_async("a\nb".into()));
+/// let first = std::future::poll_fn(|cx| lines.as_mut().poll_next(cx)).await;
+/// assert_eq!(first.as_deref(), Some("a"));
+/// # });
+/// ```
+///
+/// The iterator of the async entry may borrow `&self` (it borrows the clone taken for its
+/// thread) and need not be `Send`; its items must be `Send + 'static`.
+///
 /// # Functions without `self`
 ///
 /// Associated functions (constructors such as `async fn connect(url: &str) ->
@@ -405,6 +436,14 @@ use proc_macro::TokenStream;
 /// # });
 /// ```
 ///
+/// ## `batch = N`
+///
+/// On a `fn` body returning `impl Iterator`: its stream hands the items over in batches
+/// of at most `N` (a constant `usize`, at least 1) instead of [`DEFAULT_BATCH`] (64).
+/// Larger batches cost fewer hand-overs per item; smaller ones hold fewer items in memory.
+/// The first batches are smaller (1, 2, 4, ...), so the first item comes at once. It is
+/// equivalent to [`IterStream::batch`].
+///
 /// ## `skip`
 ///
 /// On a method inside an annotated `impl` block or trait: leaves it as written.
@@ -449,6 +488,12 @@ use proc_macro::TokenStream;
 /// [`BoxFuture`]: https://docs.rs/smartasync/latest/smartasync/type.BoxFuture.html
 /// [`LocalBoxFuture`]: https://docs.rs/smartasync/latest/smartasync/type.LocalBoxFuture.html
 /// [`unblock`]: https://docs.rs/smartasync/latest/smartasync/fn.unblock.html
+/// [`unblock_iter`]: https://docs.rs/smartasync/latest/smartasync/fn.unblock_iter.html
+/// [`block_on_stream`]: https://docs.rs/smartasync/latest/smartasync/fn.block_on_stream.html
+/// [`BoxIterator`]: https://docs.rs/smartasync/latest/smartasync/type.BoxIterator.html
+/// [`BoxStream`]: https://docs.rs/smartasync/latest/smartasync/type.BoxStream.html
+/// [`DEFAULT_BATCH`]: https://docs.rs/smartasync/latest/smartasync/constant.DEFAULT_BATCH.html
+/// [`IterStream::batch`]: https://docs.rs/smartasync/latest/smartasync/struct.IterStream.html#method.batch
 #[proc_macro_attribute]
 pub fn smartasync(args: TokenStream, input: TokenStream) -> TokenStream {
     expand(args.into(), input.into()).into()

@@ -178,6 +178,8 @@ pub struct Plan<'a> {
     pub lane: Option<Path>,
     /// The many items the body returns (`impl Iterator`, `impl Stream`), if it does.
     pub items: Option<crate::streams::Items>,
+    /// `batch = N`: the largest batch of an iterator's items handed to its stream.
+    pub batch: Option<syn::Expr>,
 }
 
 impl Plan<'_> {

@@ -330,9 +330,14 @@ fn stream_call(plan: &Plan<'_>, items: &Items, spanned: bool) -> TokenStream {
         let lane = expand::lane_ref(krate, lane);
         quote!(#lane,)
     });
+    let batch = match &plan.batch {
+        // A constant of type `usize`, checked where it is written.
+        Some(items) => quote!({ const BATCH: usize = #items; BATCH }),
+        None => quote!(#krate::__private::DEFAULT_BATCH),
+    };
     quote!({
         #prelude
-        #function(#lane #krate::__private::DEFAULT_BATCH, move |#pump| #drain)
+        #function(#lane #batch, move |#pump| #drain)
     })
 }
 

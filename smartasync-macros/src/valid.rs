@@ -109,6 +109,7 @@ pub fn plan<'a>(
         limit: args.limit.clone(),
         lane: args.lane.clone(),
         items,
+        batch: args.batch.clone(),
     };
     limit_in_trait(&plan, &mut errors);
     streaming_options(args, &plan, &mut errors);
@@ -217,6 +218,18 @@ fn items(function: &Function, errors: &mut Errors) -> Option<Items> {
 /// thread), and, in a trait, a provided `fn` body returning an iterator (its stream would
 /// need `Self: Clone` or a `Send` iterator).
 fn streaming_options(args: &Args, plan: &Plan<'_>, errors: &mut Errors) {
+    let iterated = plan.twin == Twin::Offload
+        && plan
+            .items
+            .as_ref()
+            .is_some_and(|items| items.flow == Flow::Iter);
+    if let (Some(batch), false) = (&args.batch, iterated) {
+        errors.push(Error::new_spanned(
+            batch,
+            "`batch` applies to a `fn` body returning `impl Iterator`, whose items its async \
+             entry hands to a stream in batches",
+        ));
+    }
     let Some(items) = &plan.items else {
         return;
     };

@@ -58,7 +58,10 @@ impl Table {
             _,
             _,
         >(
-            ::smartasync::__private::DEFAULT_BATCH,
+            {
+                const BATCH: usize = 256;
+                BATCH
+            },
             move |__smartasync_pump| {
                 Self::open(
                         ::smartasync::__private::Shared::lend(&__smartasync_self),

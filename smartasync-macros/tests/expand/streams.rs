@@ -5,6 +5,7 @@ impl Table {
         self.rows.iter().filter(move |row| row.id >= from).cloned()
     }
 
+    #[smartasync(batch = 256)]
     fn open(&self, path: &Path) -> Result<impl Iterator<Item = Row>, Error> {
         Ok(self.cursor(path)?.rows())
     }
