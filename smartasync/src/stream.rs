@@ -307,7 +307,7 @@ pub(crate) struct Channel<T> {
     /// Signalled when a batch is taken or the consumer goes away.
     room: Condvar,
     /// The consumer went away: the producer stops before its next item.
-    closed: AtomicBool,
+    closed: Arc<AtomicBool>,
     /// The largest batch.
     batch: AtomicUsize,
 }
@@ -331,7 +331,7 @@ impl<T> Channel<T> {
                 waker: None,
             }),
             room: Condvar::new(),
-            closed: AtomicBool::new(false),
+            closed: Arc::new(AtomicBool::new(false)),
             batch: AtomicUsize::new(DEFAULT_BATCH),
         }
     }
@@ -381,36 +381,40 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// What a producer's body drains its iterator into: items of type `T`, which cross as
-/// `T`'s packed form (`T` itself, wherever it is known to be `Send`).
-pub struct Pump<T: Yieldable> {
-    channel: Arc<Channel<T::SmartasyncYielded>>,
-    batch: Vec<T::SmartasyncYielded>,
-    /// The size at which the current batch is handed over: 1, then doubling to the largest.
+/// What a producer's body drains its iterator into. It asks nothing of `T` itself: what
+/// the items need to cross (`Yieldable`) is required once, by the function that made the
+/// producer, so that a failure is reported there alone.
+pub struct Pump<T> {
+    batch: Vec<T>,
+    /// The size at which the current batch is handed over: 1, then doubling to `largest`.
     target: usize,
+    largest: usize,
+    /// The consumer went away (the channel's flag).
+    closed: Arc<AtomicBool>,
+    /// Packs a batch and hands it over; `false` if the consumer went away.
+    hand_over: Box<dyn FnMut(Vec<T>) -> bool>,
     /// Run when the body starts draining (the `Result` form reports its `Ok` there).
     on_open: Option<Box<dyn FnOnce() + Send>>,
 }
 
-impl<T: Yieldable> Pump<T> {
+impl<T> Pump<T> {
     /// Pulls `items` to their end, or until the consumer goes away, handing them over in
     /// batches. The iterator is dropped here, on the producer's thread.
     pub fn drain<I: IntoIterator<Item = T>>(&mut self, items: I) {
         if let Some(on_open) = self.on_open.take() {
             on_open();
         }
-        let largest = self.channel.batch.load(Ordering::Relaxed);
         let mut items = items.into_iter();
-        while !self.channel.is_closed() {
+        while !self.closed.load(Ordering::Acquire) {
             let Some(item) = items.next() else {
                 return;
             };
-            self.batch.push(item.smartasync_pack());
+            self.batch.push(item);
             if self.batch.len() >= self.target {
                 if !self.flush() {
                     return;
                 }
-                self.target = (self.target * 2).min(largest);
+                self.target = (self.target * 2).min(self.largest);
             }
         }
     }
@@ -418,10 +422,10 @@ impl<T: Yieldable> Pump<T> {
     /// Hands over the items pulled so far; `false` if the consumer went away.
     fn flush(&mut self) -> bool {
         if self.batch.is_empty() {
-            return !self.channel.is_closed();
+            return !self.closed.load(Ordering::Acquire);
         }
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.target * 2));
-        self.channel.hand_over(batch)
+        (self.hand_over)(batch)
     }
 }
 
@@ -454,10 +458,16 @@ impl Producer {
                 channel.finish(End::Done);
                 return;
             }
+            let packing = Arc::clone(&channel);
             let mut pump = Pump {
-                channel: Arc::clone(&channel),
                 batch: Vec::new(),
                 target: 1,
+                largest: channel.batch.load(Ordering::Relaxed),
+                closed: Arc::clone(&channel.closed),
+                // Packing is the identity wherever `T: Send` is known, and collects in place.
+                hand_over: Box::new(move |batch: Vec<T>| {
+                    packing.hand_over(batch.into_iter().map(T::smartasync_pack).collect())
+                }),
                 on_open: None,
             };
             let outcome = panic::catch_unwind(AssertUnwindSafe(|| body(&mut pump)));
@@ -636,18 +646,42 @@ impl<T: Send + 'static> Yieldable for T {
     }
 }
 
-/// An [`IterStream`] of packed items, giving them back as `T`.
-pub struct Unpacked<T: Yieldable> {
-    stream: IterStream<T::SmartasyncYielded>,
+/// The stream of an iterator body's async entry: an [`IterStream`] of packed items, giving
+/// them back as `T`. Boxed, so that its type asks nothing of `T`: what the items need is
+/// required once, by the function that made it.
+pub struct Unpacked<T> {
+    stream: Pin<Box<dyn Stream<Item = T> + Send>>,
 }
 
 impl<T: Yieldable> Unpacked<T> {
     pub(crate) fn new(stream: IterStream<T::SmartasyncYielded>) -> Self {
-        Self { stream }
+        Self {
+            stream: Box::pin(Unpacking {
+                stream,
+                marker: std::marker::PhantomData,
+            }),
+        }
     }
 }
 
-impl<T: Yieldable> Stream for Unpacked<T> {
+impl<T> Stream for Unpacked<T> {
+    type Item = T;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.stream.as_mut().poll_next(cx)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.stream.size_hint()
+    }
+}
+
+struct Unpacking<T: Yieldable> {
+    stream: IterStream<T::SmartasyncYielded>,
+    marker: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Yieldable> Stream for Unpacking<T> {
     type Item = T;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
