@@ -11,6 +11,7 @@ use std::thread;
 use tokio::sync::oneshot;
 
 use crate::block_on::block_on;
+use crate::cancel::{self, CancelOnDrop, Token};
 use crate::unblock::in_current_span;
 
 /// A set of dedicated threads for one resource: every call of a function marked
@@ -196,7 +197,7 @@ where
     T: Send + 'static,
 {
     let (reply, outcome) = oneshot::channel();
-    lane.push(job(in_current_span(body), reply));
+    lane.push(job(cancel::with_current(in_current_span(body)), reply));
     resume(block_on(outcome))
 }
 
@@ -210,16 +211,21 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let body = in_current_span(body);
+    let token = Token::for_call();
+    let body = cancel::with_token(Arc::clone(&token), in_current_span(body));
+    let mut call = CancelOnDrop::new(token);
     async move {
         // Polled on the lane's own thread (a lane body that drives an async entry of its
         // own lane with `block_on`): the lane is busy with this very call, so run here.
-        if lane.is_current() {
-            return body();
-        }
-        let (reply, outcome) = oneshot::channel();
-        lane.push(job(body, reply));
-        resume(outcome.await)
+        let output = if lane.is_current() {
+            body()
+        } else {
+            let (reply, outcome) = oneshot::channel();
+            lane.push(job(body, reply));
+            resume(outcome.await)
+        };
+        call.disarm();
+        output.expect("a call is abandoned only when its future is dropped")
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod block_on;
 mod blocking;
+mod cancel;
 mod context;
 mod in_place;
 mod lane;
@@ -17,6 +18,7 @@ mod unblock;
 pub mod __private;
 
 pub use crate::block_on::block_on;
+pub use crate::cancel::{cancelled, on_cancel};
 pub use crate::in_place::in_place;
 pub use crate::lane::Lane;
 pub use crate::stream::{

@@ -20,6 +20,7 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::task::JoinHandle;
 
 use crate::block_on::block_on;
+use crate::cancel::{self, CancelOnDrop, Token};
 use crate::runtime;
 use crate::unblock::{in_current_span, resume, run_on};
 
@@ -187,10 +188,12 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    let body = in_current_span(body);
+    let token = Token::for_call();
+    let body = cancel::with_token(std::sync::Arc::clone(&token), in_current_span(body));
+    let mut call = CancelOnDrop::new(token);
     async move {
         let current = Handle::try_current().ok();
-        match current {
+        let output = match current {
             Some(handle) if handle.runtime_flavor() == RuntimeFlavor::CurrentThread => {
                 let task = runtime::handle().spawn(async move {
                     let permit = site.acquire(owner).await;
@@ -215,7 +218,9 @@ where
                 })
                 .await
             }
-        }
+        };
+        call.disarm();
+        output.expect("a call is abandoned only when its future is dropped")
     }
 }
 

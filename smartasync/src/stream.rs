@@ -20,6 +20,7 @@ use std::task::{Context, Poll, Waker};
 pub use futures_core::Stream;
 
 use crate::block_on::block_on;
+use crate::cancel::{CancelOnDrop, Token};
 
 /// How many items the producer of an [`IterStream`] hands over at once at most, unless
 /// told otherwise ([`IterStream::batch`], `#[smartasync(batch = N)]`).
@@ -135,6 +136,8 @@ pub struct IterStream<T> {
     /// `limit` permit, where there is one).
     start: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     finished: bool,
+    /// The producer's cancellation: dropping the stream early cancels its body.
+    call: CancelOnDrop,
 }
 
 impl<P: Send + 'static> IterStream<P> {
@@ -148,12 +151,14 @@ impl<P: Send + 'static> IterStream<P> {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let channel = Arc::new(Channel::new());
-        let producer = Producer::new(Arc::clone(&channel), body);
+        let token = Token::for_call();
+        let producer = Producer::new(Arc::clone(&channel), Arc::clone(&token), body);
         Self {
             current: Vec::new().into_iter(),
             channel,
             start: Some(Box::pin(start(producer))),
             finished: false,
+            call: CancelOnDrop::new(token),
         }
     }
 
@@ -252,6 +257,7 @@ impl<T> Stream for IterStream<T> {
         match state.end.take() {
             Some(End::Done) => {
                 this.finished = true;
+                this.call.disarm();
                 Poll::Ready(None)
             }
             Some(End::Panicked(payload)) => {
@@ -439,7 +445,7 @@ pub(crate) struct Producer {
 }
 
 impl Producer {
-    fn new<T, B>(channel: Arc<Channel<T::SmartasyncYielded>>, body: B) -> Self
+    fn new<T, B>(channel: Arc<Channel<T::SmartasyncYielded>>, token: Arc<Token>, body: B) -> Self
     where
         T: Yieldable,
         B: FnOnce(&mut Pump<T>) + Send + 'static,
@@ -453,11 +459,12 @@ impl Producer {
             move || lock(&channel.state).bound = usize::MAX
         };
         let run = crate::unblock::in_current_span(move || {
-            if channel.is_closed() {
+            if channel.is_closed() || token.is_abandoned() {
                 // The consumer went away before the producer started: nothing runs.
                 channel.finish(End::Done);
                 return;
             }
+            let _entered = token.enter();
             let packing = Arc::clone(&channel);
             let mut pump = Pump {
                 batch: Vec::new(),

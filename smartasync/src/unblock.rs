@@ -6,6 +6,9 @@ use std::panic;
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::task::{JoinError, JoinHandle};
 
+use std::sync::Arc;
+
+use crate::cancel::{self, CancelOnDrop, Token};
 use crate::context::{self, Mode};
 use crate::runtime;
 
@@ -48,11 +51,15 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    let f = in_current_span(f);
+    let token = Token::for_call();
+    let f = cancel::with_token(Arc::clone(&token), in_current_span(f));
+    let mut call = CancelOnDrop::new(token);
     async move {
         let current = Handle::try_current();
         let handle = current.as_ref().unwrap_or_else(|_| runtime::handle());
-        run_on(handle, f).await
+        let output = run_on(handle, f).await;
+        call.disarm();
+        output.expect("a call is abandoned only when its future is dropped")
     }
 }
 

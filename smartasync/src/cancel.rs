@@ -1,0 +1,331 @@
+//! Cancellation that reaches blocking work: a body run by an async entry can ask whether
+//! its caller is gone ([`cancelled`]) and say what to do when that happens ([`on_cancel`]).
+//!
+//! Each call of an async entry that moves a body to another thread (the blocking pool, a
+//! lane, a stream's producer) makes a token when it is called, as it captures the caller's
+//! `tracing` span. The body runs with that token current on its thread. Dropping the
+//! entry's future (or stream) before the body has returned cancels the token: a body that
+//! has not started never starts, and one that runs sees [`cancelled`] turn true and has its
+//! [`on_cancel`] callbacks run, once, on the dropping thread.
+//!
+//! A token made while another is current (a body that calls an async entry, directly or
+//! through a blocking entry that drives one) is its child: cancelling the outer caller
+//! cancels every call nested in it. A blocking entry makes no token: called from plain sync
+//! code it is never cancelled, and called inside a body it shares that body's.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+
+/// Whether the async caller of the running body has gone away: its future or stream was
+/// dropped (a timeout fired, a client disconnected), or the caller's own caller did.
+///
+/// Cheap (an atomic load): call it between rows, pages or chunks of work, and stop early
+/// when it turns true. Outside a body run by an async entry (a blocking entry called from
+/// sync code, a thread of your own), it is always `false`: nobody can cancel that call.
+///
+/// A body that never asks behaves as it always did: it runs to its end, and its result is
+/// dropped.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use smartasync::smartasync;
+///
+/// #[smartasync]
+/// fn scan(rows: u64) -> u64 {
+///     let mut done = 0;
+///     for _ in 0..rows {
+///         if smartasync::cancelled() {
+///             break; // the caller is gone: nobody will read the result
+///         }
+///         std::thread::sleep(Duration::from_millis(1));
+///         done += 1;
+///     }
+///     done
+/// }
+///
+/// // Sync callers are never cancelled.
+/// assert_eq!(scan(3), 3);
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// // An async caller that gives up stops the body within a row.
+/// let gave_up = tokio::time::timeout(Duration::from_millis(20), scan_async(1_000_000)).await;
+/// assert!(gave_up.is_err());
+/// # });
+/// ```
+pub fn cancelled() -> bool {
+    CURRENT.with(|current| {
+        current
+            .borrow()
+            .as_ref()
+            .is_some_and(|token| token.is_cancelled())
+    })
+}
+
+/// Registers `f` to run when the async caller of the running body goes away, for as long
+/// as the body runs: the way to stop work that does not poll [`cancelled`], such as a
+/// database statement (`rusqlite::InterruptHandle::interrupt`) or a socket read.
+///
+/// `f` runs at most once, on the thread that drops the caller's future (promptly, inside
+/// that drop), and never after the body has returned: a body that returns while `f` runs
+/// waits for it first. If the caller is already gone, `f` runs at once, here. Outside a
+/// body run by an async entry, `f` is dropped unrun: nobody can cancel that call. `f` must
+/// not register further callbacks.
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// use smartasync::smartasync;
+///
+/// #[smartasync]
+/// fn wait_for(flag: Arc<AtomicBool>) -> bool {
+///     let stop = Arc::clone(&flag);
+///     // What a driver's interrupt handle does: make the blocking call return early.
+///     smartasync::on_cancel(move || stop.store(true, Ordering::SeqCst));
+///     while !flag.load(Ordering::SeqCst) {
+///         std::thread::sleep(Duration::from_millis(1));
+///     }
+///     true
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let flag = Arc::new(AtomicBool::new(false));
+/// let waited = tokio::time::timeout(Duration::from_millis(10), wait_for_async(Arc::clone(&flag)));
+/// assert!(waited.await.is_err());
+/// assert!(flag.load(Ordering::SeqCst)); // set by the callback when the future was dropped
+/// # });
+/// ```
+pub fn on_cancel<F>(f: F)
+where
+    F: FnOnce() + Send + 'static,
+{
+    let token = CURRENT.with(|current| current.borrow().clone());
+    if let Some(token) = token {
+        token.register(Box::new(f));
+    }
+}
+
+thread_local! {
+    /// The token of the body running on this thread, if an async entry started it.
+    static CURRENT: RefCell<Option<Arc<Token>>> = const { RefCell::new(None) };
+}
+
+type Callback = Box<dyn FnOnce() + Send>;
+
+/// The cancellation state of one call of an async entry.
+pub(crate) struct Token {
+    cancelled: AtomicBool,
+    /// The caller's future was dropped: a body not yet started must not start.
+    abandoned: AtomicBool,
+    phase: Mutex<Phase>,
+}
+
+enum Phase {
+    /// The body has not returned: what to run, and whom to cancel, when cancelled.
+    Open {
+        callbacks: Vec<Callback>,
+        children: Vec<Weak<Token>>,
+    },
+    /// Cancelled: callbacks ran (or are running, under the lock).
+    Cancelled,
+    /// The body returned: nothing more runs.
+    Finished,
+}
+
+impl Token {
+    /// A token for a call made now: a child of the token current on this thread, if any
+    /// (and cancelled already if that one is).
+    pub(crate) fn for_call() -> Arc<Token> {
+        let token = Arc::new(Token {
+            cancelled: AtomicBool::new(false),
+            abandoned: AtomicBool::new(false),
+            phase: Mutex::new(Phase::Open {
+                callbacks: Vec::new(),
+                children: Vec::new(),
+            }),
+        });
+        if let Some(parent) = current() {
+            parent.adopt(&token);
+        }
+        token
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Phase> {
+        self.phase.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+
+    /// Whether the caller's future was dropped before the body started.
+    pub(crate) fn is_abandoned(&self) -> bool {
+        self.abandoned.load(Ordering::Acquire)
+    }
+
+    fn adopt(&self, child: &Arc<Token>) {
+        let mut phase = self.lock();
+        match &mut *phase {
+            Phase::Open { children, .. } => {
+                children.retain(|child| child.strong_count() > 0);
+                children.push(Arc::downgrade(child));
+            }
+            Phase::Cancelled => {
+                drop(phase);
+                child.cancel();
+            }
+            Phase::Finished => {}
+        }
+    }
+
+    fn register(&self, callback: Callback) {
+        let mut phase = self.lock();
+        match &mut *phase {
+            Phase::Open { callbacks, .. } => callbacks.push(callback),
+            Phase::Cancelled => {
+                drop(phase);
+                callback();
+            }
+            Phase::Finished => {}
+        }
+    }
+
+    /// The caller went away: the body must not start, and if it runs, it is cancelled.
+    pub(crate) fn abandon(&self) {
+        self.abandoned.store(true, Ordering::Release);
+        self.cancel();
+    }
+
+    /// Cancels this call and every call nested in it, running their callbacks here.
+    pub(crate) fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Release);
+        let mut phase = self.lock();
+        let Phase::Open { .. } = &*phase else {
+            return;
+        };
+        let Phase::Open {
+            callbacks,
+            children,
+        } = std::mem::replace(&mut *phase, Phase::Cancelled)
+        else {
+            unreachable!("matched above");
+        };
+        // Under the lock, so that a body that returns meanwhile waits for them
+        // (`finish`), and none starts after it returned.
+        for callback in callbacks {
+            callback();
+        }
+        drop(phase);
+        for child in children.iter().filter_map(Weak::upgrade) {
+            child.cancel();
+        }
+    }
+
+    /// The body returned: drops its callbacks, after waiting for any that run.
+    pub(crate) fn finish(&self) {
+        let mut phase = self.lock();
+        if let Phase::Open { .. } = &*phase {
+            *phase = Phase::Finished;
+        }
+    }
+
+    /// Makes this the current token of this thread until the guard is dropped, when the
+    /// body is marked finished and the previous token is current again.
+    pub(crate) fn enter(self: &Arc<Self>) -> Entered {
+        let previous = CURRENT.with(|current| current.borrow_mut().replace(Arc::clone(self)));
+        Entered {
+            token: Arc::clone(self),
+            previous,
+            finishes: true,
+        }
+    }
+
+    /// Makes this the current token of this thread until the guard is dropped, for work
+    /// done on behalf of a body that runs elsewhere (which marks it finished itself).
+    fn share(self: &Arc<Self>) -> Entered {
+        let previous = CURRENT.with(|current| current.borrow_mut().replace(Arc::clone(self)));
+        Entered {
+            token: Arc::clone(self),
+            previous,
+            finishes: false,
+        }
+    }
+}
+
+/// The token current on this thread, if any.
+pub(crate) fn current() -> Option<Arc<Token>> {
+    CURRENT.with(|current| current.borrow().clone())
+}
+
+/// A body running with its token current.
+pub(crate) struct Entered {
+    token: Arc<Token>,
+    previous: Option<Arc<Token>>,
+    finishes: bool,
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        if self.finishes {
+            self.token.finish();
+        }
+        let previous = self.previous.take();
+        CURRENT.with(|current| *current.borrow_mut() = previous);
+    }
+}
+
+/// Held by an async entry's future: dropped before [`disarm`](CancelOnDrop::disarm), it
+/// abandons (and so cancels) the call.
+pub(crate) struct CancelOnDrop(Option<Arc<Token>>);
+
+impl CancelOnDrop {
+    pub(crate) fn new(token: Arc<Token>) -> Self {
+        Self(Some(token))
+    }
+
+    /// The call's result arrived: dropping no longer cancels anything.
+    pub(crate) fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(token) = self.0.take() {
+            token.abandon();
+        }
+    }
+}
+
+/// `f` for another thread, run with `token` current: a call whose caller went away before
+/// it started gives `None` without running.
+pub(crate) fn with_token<F, R>(token: Arc<Token>, f: F) -> impl FnOnce() -> Option<R>
+where
+    F: FnOnce() -> R,
+{
+    move || {
+        if token.is_abandoned() {
+            return None;
+        }
+        let _entered = token.enter();
+        Some(f())
+    }
+}
+
+/// `f` for another thread, run with the token current here (if any) current there too: a
+/// blocking entry's job shares its caller's cancellation.
+pub(crate) fn with_current<F, R>(f: F) -> impl FnOnce() -> R
+where
+    F: FnOnce() -> R,
+{
+    let token = current();
+    move || match token {
+        Some(token) => {
+            let _shared = token.share();
+            f()
+        }
+        None => f(),
+    }
+}

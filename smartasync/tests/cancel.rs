@@ -1,0 +1,281 @@
+//! Cancellation that reaches blocking work: a body started by an async entry sees its
+//! caller leave (`smartasync::cancelled`, `smartasync::on_cancel`) through the blocking
+//! pool, a lane, `limit` and a stream; a blocking entry is never cancelled; nested calls see
+//! their outermost caller's signal; a queued call whose caller left never starts.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::{self, ThreadId};
+use std::time::{Duration, Instant};
+
+use smartasync::{smartasync, Lane};
+
+/// What a body saw: when it started, when it noticed the cancellation, on which thread the
+/// callback ran, how often.
+#[derive(Default)]
+struct Seen {
+    started: AtomicBool,
+    stopped: Mutex<Option<Instant>>,
+    callbacks: AtomicUsize,
+    callback_thread: Mutex<Option<ThreadId>>,
+    returned: AtomicBool,
+    callback_after_return: AtomicBool,
+}
+
+impl Seen {
+    fn record_callback(&self) {
+        if self.returned.load(Ordering::SeqCst) {
+            self.callback_after_return.store(true, Ordering::SeqCst);
+        }
+        self.callbacks.fetch_add(1, Ordering::SeqCst);
+        *self.callback_thread.lock().unwrap() = Some(thread::current().id());
+    }
+}
+
+/// Polls the signal every millisecond for at most `limit`; true if it was cancelled.
+fn wait_for_cancel(seen: &Arc<Seen>, limit: Duration) -> bool {
+    seen.started.store(true, Ordering::SeqCst);
+    let callback = Arc::clone(seen);
+    smartasync::on_cancel(move || callback.record_callback());
+    let deadline = Instant::now() + limit;
+    let cancelled = loop {
+        if smartasync::cancelled() {
+            *seen.stopped.lock().unwrap() = Some(Instant::now());
+            break true;
+        }
+        if Instant::now() >= deadline {
+            break false;
+        }
+        thread::sleep(Duration::from_millis(1));
+    };
+    seen.returned.store(true, Ordering::SeqCst);
+    cancelled
+}
+
+#[smartasync]
+fn pooled(seen: Arc<Seen>) -> bool {
+    wait_for_cancel(&seen, Duration::from_secs(10))
+}
+
+static LANE: Lane = Lane::new("cancel-lane");
+
+#[smartasync(lane = LANE)]
+fn laned(seen: Arc<Seen>) -> bool {
+    wait_for_cancel(&seen, Duration::from_secs(10))
+}
+
+#[smartasync(limit = 1)]
+fn limited(seen: Arc<Seen>) -> bool {
+    wait_for_cancel(&seen, Duration::from_secs(10))
+}
+
+/// Starts `future`, waits until its body runs, drops it, and checks what the body saw.
+fn dropped_while_running<F>(seen: &Arc<Seen>, future: F)
+where
+    F: std::future::Future<Output = bool> + Send + 'static,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let seen_in = Arc::clone(seen);
+    let dropped_at = runtime.block_on(async move {
+        let mut future = Box::pin(future);
+        // Poll until the body has started, then give up on it.
+        let started = tokio::time::timeout(Duration::from_secs(10), async {
+            while !seen_in.started.load(Ordering::SeqCst) {
+                let _ = tokio::time::timeout(Duration::from_millis(1), &mut future).await;
+            }
+        })
+        .await;
+        assert!(started.is_ok(), "the body started");
+        let dropped_at = Instant::now();
+        drop(future);
+        // The callback ran inside the drop, on this thread.
+        assert_eq!(seen_in.callbacks.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            *seen_in.callback_thread.lock().unwrap(),
+            Some(thread::current().id())
+        );
+        dropped_at
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !seen.returned.load(Ordering::SeqCst) && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(1));
+    }
+    let stopped = seen
+        .stopped
+        .lock()
+        .unwrap()
+        .expect("the body saw the signal");
+    // Generous: the body polls every millisecond.
+    assert!(stopped.duration_since(dropped_at) < Duration::from_secs(2));
+    assert_eq!(
+        seen.callbacks.load(Ordering::SeqCst),
+        1,
+        "the callback ran once"
+    );
+    assert!(!seen.callback_after_return.load(Ordering::SeqCst));
+}
+
+#[test]
+fn a_dropped_future_cancels_its_body_on_the_pool() {
+    let seen = Arc::new(Seen::default());
+    dropped_while_running(&seen, pooled_async(Arc::clone(&seen)));
+}
+
+#[test]
+fn a_dropped_future_cancels_its_body_on_a_lane() {
+    let seen = Arc::new(Seen::default());
+    dropped_while_running(&seen, laned_async(Arc::clone(&seen)));
+}
+
+#[test]
+fn a_dropped_future_cancels_its_body_under_a_limit() {
+    let seen = Arc::new(Seen::default());
+    dropped_while_running(&seen, limited_async(Arc::clone(&seen)));
+}
+
+#[test]
+fn a_body_that_returns_never_sees_its_callback() {
+    #[smartasync]
+    fn quick(seen: Arc<Seen>) -> u32 {
+        let callback = Arc::clone(&seen);
+        smartasync::on_cancel(move || callback.record_callback());
+        seen.returned.store(true, Ordering::SeqCst);
+        7
+    }
+    let seen = Arc::new(Seen::default());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    assert_eq!(runtime.block_on(quick_async(Arc::clone(&seen))), 7);
+    assert_eq!(seen.callbacks.load(Ordering::SeqCst), 0);
+    assert!(!smartasync::cancelled(), "no body runs on this thread");
+}
+
+#[test]
+fn the_blocking_entry_is_never_cancelled() {
+    let seen = Arc::new(Seen::default());
+    let waiter = {
+        let seen = Arc::clone(&seen);
+        thread::spawn(move || {
+            // A short limit: nobody can cancel this call, so it waits it out.
+            wait_for_cancel_blocking(&seen)
+        })
+    };
+    assert!(!waiter.join().unwrap());
+    assert_eq!(seen.callbacks.load(Ordering::SeqCst), 0);
+    assert!(seen.stopped.lock().unwrap().is_none());
+}
+
+#[smartasync]
+fn short_wait(seen: Arc<Seen>) -> bool {
+    wait_for_cancel(&seen, Duration::from_millis(50))
+}
+
+fn wait_for_cancel_blocking(seen: &Arc<Seen>) -> bool {
+    short_wait(Arc::clone(seen))
+}
+
+/// An async body that awaits a blocking body: the outer future dropped cancels the inner.
+#[smartasync]
+async fn outer_async_caller(seen: Arc<Seen>) -> bool {
+    pooled_async(seen).await
+}
+
+/// A blocking body that calls a blocking entry which drives an async one, which offloads.
+#[smartasync]
+fn nested_through_blocking(seen: Arc<Seen>) -> bool {
+    // The blocking entry of an async body, inside a body run for an async caller.
+    outer_async_caller(seen)
+}
+
+#[test]
+fn nested_calls_see_their_outermost_caller_leave() {
+    let seen = Arc::new(Seen::default());
+    dropped_while_running(&seen, nested_through_blocking_async(Arc::clone(&seen)));
+}
+
+#[test]
+fn a_lane_body_nested_inline_sees_its_outer_caller_leave() {
+    #[smartasync(lane = LANE)]
+    fn outer_on_lane(seen: Arc<Seen>) -> bool {
+        // On the lane already: runs inline, with the outer call's signal.
+        laned(seen)
+    }
+    let seen = Arc::new(Seen::default());
+    dropped_while_running(&seen, outer_on_lane_async(Arc::clone(&seen)));
+}
+
+#[test]
+fn a_queued_call_on_the_pool_whose_caller_left_never_starts() {
+    #[smartasync]
+    fn hold(release: Arc<Mutex<mpsc::Receiver<()>>>) {
+        let _ = release.lock().unwrap().recv();
+    }
+    #[smartasync]
+    fn mark(ran: Arc<AtomicBool>) {
+        ran.store(true, Ordering::SeqCst);
+    }
+    // One blocking thread: the second call queues behind the first.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .max_blocking_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (release, released) = mpsc::channel();
+    let ran = Arc::new(AtomicBool::new(false));
+    runtime.block_on(async {
+        let holder = tokio::spawn(hold_async(Arc::new(Mutex::new(released))));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let mut queued = Box::pin(mark_async(Arc::clone(&ran)));
+        // Polled once: handed to the pool, where it waits for the one thread.
+        let _ = tokio::time::timeout(Duration::from_millis(20), &mut queued).await;
+        drop(queued);
+        release.send(()).unwrap();
+        holder.await.unwrap();
+        // Whatever was queued has had its turn on the one thread.
+        tokio::task::spawn_blocking(|| ()).await.unwrap();
+    });
+    assert!(
+        !ran.load(Ordering::SeqCst),
+        "the abandoned call never started"
+    );
+}
+
+#[test]
+fn a_dropped_stream_cancels_its_iterator() {
+    #[smartasync]
+    fn rows(seen: Arc<Seen>) -> impl Iterator<Item = u32> {
+        let callback = Arc::clone(&seen);
+        smartasync::on_cancel(move || callback.record_callback());
+        seen.started.store(true, Ordering::SeqCst);
+        // An iterator that blocks in `next` until cancelled, as a slow cursor step would.
+        (0..).inspect(move |&row| {
+            while row > 0 && !smartasync::cancelled() {
+                thread::sleep(Duration::from_millis(1));
+            }
+            if row > 0 {
+                *seen.stopped.lock().unwrap() = Some(Instant::now());
+            }
+        })
+    }
+    let seen = Arc::new(Seen::default());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        use futures::StreamExt;
+        let mut stream = Box::pin(rows_async(Arc::clone(&seen)));
+        assert_eq!(stream.next().await, Some(0));
+        drop(stream);
+        assert_eq!(seen.callbacks.load(Ordering::SeqCst), 1);
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while seen.stopped.lock().unwrap().is_none() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(1));
+    }
+    assert!(
+        seen.stopped.lock().unwrap().is_some(),
+        "the iterator saw the signal"
+    );
+}
