@@ -208,8 +208,9 @@ fn blocking(plan: &Plan<'_>) -> TokenStream {
 const OFFLOADED: &str = "runs the same body on a blocking-pool thread (`smartasync::unblock`), \
      so awaiting it never blocks the async threads. It takes owned copies of its arguments when \
      it is called (`&self` is cloned, `&T` arguments are copied with `ToOwned`), so the body \
-     holds no borrow of the caller's. Nothing runs until the future is first polled; dropping \
-     it after that does not stop the body: it runs to the end and its result is dropped.";
+     holds no borrow of the caller's. Nothing runs until the future is first polled; dropped \
+     before the body starts, the body never runs; after, the call is cancelled \
+     (`smartasync::cancelled`, `smartasync::on_cancel`).";
 
 /// What an offloading entry does, for its doc paragraph.
 pub(crate) fn offloaded_text(plan: &Plan<'_>) -> String {
@@ -220,8 +221,8 @@ pub(crate) fn offloaded_text(plan: &Plan<'_>) -> String {
              calls queued before it, so awaiting it never blocks the async threads. It takes \
              owned copies of its arguments when it is called (`&self` is cloned, `&T` \
              arguments are copied with `ToOwned`). Nothing is queued until the future is first \
-             polled; dropped before the body starts, the body never runs; after, it runs to the \
-             end and its result is dropped.",
+             polled; dropped before the body starts, the body never runs; after, the call is \
+             cancelled (`smartasync::cancelled`, `smartasync::on_cancel`).",
             quote!(#lane).to_string().replace(' ', "")
         ),
     }

@@ -107,8 +107,10 @@ use proc_macro::TokenStream;
 /// }
 /// ```
 ///
-/// Dropping the future of the async entry of a `fn` body detaches the body: once it has
-/// started it runs to the end on its thread, and its result is dropped. A panic in the body
+/// Dropping the future of the async entry of a `fn` body cancels the call: a body still
+/// waiting for a thread never runs, and a running one sees `smartasync::cancelled()` turn
+/// true and has its `smartasync::on_cancel` callbacks run; a body that asks neither runs to
+/// its end on its thread, and its result is dropped. A panic in the body
 /// resumes in the awaiting task with its original payload.
 ///
 /// # The blocking entry of an `async fn` body

@@ -203,7 +203,8 @@ where
 
 /// The async entry of a lane's body: queued when first polled, awaited without holding a
 /// thread, or run at once where it is polled on one of the lane's threads. Dropped before
-/// the body starts, the body never runs; after, it runs to the end.
+/// the body starts, the body never runs; after, the body is cancelled
+/// ([`crate::cancelled`]).
 // Not an `async fn`: the caller's span is taken when the entry is called, not when polled.
 #[allow(clippy::manual_async_fn)]
 pub fn run_async<F, T>(lane: &'static Lane, body: F) -> impl Future<Output = T> + Send + 'static

@@ -30,8 +30,10 @@ use crate::runtime;
 ///
 /// A panic in the closure resumes in the task that awaits the future, with its original
 /// payload. Dropping the future before it is first polled means the closure never runs;
-/// dropping it later detaches the closure, which runs to the end while its result is
-/// dropped (a thread cannot be interrupted).
+/// dropping it while the closure waits for a pool thread means it never runs; dropping it
+/// after that cancels the call: [`cancelled`](crate::cancelled) turns true inside the
+/// closure and its [`on_cancel`](crate::on_cancel) callbacks run, and a closure that asks
+/// neither runs to its end while its result is dropped (a thread cannot be interrupted).
 ///
 /// # Example
 ///
