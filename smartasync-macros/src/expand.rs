@@ -295,15 +295,58 @@ fn boxed_offloaded(plan: &Plan<'_>) -> TokenStream {
     );
     let mut sig = boxed::signature(plan, &plan.function.sig, &[]);
     rename_params(&mut sig, plan);
+    let checks = requirement_checks(plan);
     let call = offload_call(plan, true, Runner::Pool);
     let boxer = boxer(plan);
     Entry {
         boxed: true,
         attrs,
         sig: sig.into_token_stream(),
-        body: Some(quote!({ #boxer::<#output, _>(#call) })),
+        body: Some(quote!({ #checks #boxer::<#output, _>(#call) })),
     }
     .tokens(plan)
+}
+
+/// In an entry whose signature is a trait's (so it cannot carry bounds of its own), each
+/// requirement on a value that crosses, checked first, by a call spanned at the user's
+/// type: a failure is reported there, with the helper trait's own message and nothing
+/// else (no suggestion about the argument, which such a call has none of), and the same
+/// failure met again further on is the same error, reported once.
+pub(crate) fn requirement_checks(plan: &Plan<'_>) -> TokenStream {
+    let krate = &plan.krate;
+    let mut checks = TokenStream::new();
+    let mut check = |helper: model::Helper, ty: &syn::Type, span: proc_macro2::Span| {
+        if lifetime::has_impl_trait(ty) {
+            return;
+        }
+        // Every token at the user's one, the type's too: the failure is reported there,
+        // where the later uses of the value fail the same way and so add nothing.
+        let function = helper.check(krate);
+        let call = bound::respan(quote!(#function::<#ty>()), span);
+        checks.extend(quote!(#call;));
+    };
+    for (param, input) in plan.params.iter().zip(&plan.function.sig.inputs) {
+        match (&param.crossing, input) {
+            (Crossing::Shared(ty) | Crossing::Moved(ty), FnArg::Receiver(_)) => {
+                check(param.crossing.helper().expect("crosses"), ty, param.span);
+            }
+            (Crossing::Copied, FnArg::Typed(arg)) => {
+                if let syn::Type::Reference(reference) = &*arg.ty {
+                    check(model::Helper::Copyable, &reference.elem, param.span);
+                }
+            }
+            (Crossing::Moved(_), FnArg::Typed(arg)) => {
+                check(model::Helper::Movable, &arg.ty, param.span);
+            }
+            _ => {}
+        }
+    }
+    match (&plan.output, &plan.items) {
+        (Some((item, span)), Some(_)) => check(model::Helper::Yieldable, item, *span),
+        (Some((output, span)), None) => check(model::Helper::Returnable, output, *span),
+        (None, _) => {}
+    }
+    checks
 }
 
 /// The bounds that make a failed requirement speak of `#[smartasync]` at the user's type:

@@ -100,6 +100,20 @@ impl Helper {
     }
 }
 
+impl Helper {
+    /// `krate::__private::check_trait`, the function that checks it of a type argument.
+    pub fn check(self, krate: &Path) -> TokenStream {
+        let name = match self {
+            Helper::SharedReceiver => quote!(check_shared_receiver),
+            Helper::Movable => quote!(check_movable),
+            Helper::Copyable => quote!(check_copyable),
+            Helper::Returnable => quote!(check_returnable),
+            Helper::Yieldable => quote!(check_yieldable),
+        };
+        quote!(#krate::__private::#name)
+    }
+}
+
 impl Crossing {
     /// The helper trait the crossing type must implement, for its message.
     pub fn helper(&self) -> Option<Helper> {

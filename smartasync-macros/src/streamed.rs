@@ -404,6 +404,7 @@ fn boxed_stream_of_iter(plan: &Plan<'_>, items: &Items) -> TokenStream {
     );
     let mut sig = async_boxed_signature(plan, items, &[]);
     expand::rename_params(&mut sig, plan);
+    let checks = expand::requirement_checks(plan);
     let call = stream_call(plan, items, true);
     let stream_boxer = stream_boxer(plan);
     let body = if items.fallible {
@@ -412,11 +413,12 @@ fn boxed_stream_of_iter(plan: &Plan<'_>, items: &Items) -> TokenStream {
         let output = items.replace(&stream_box(plan, &fut, &items.item));
         let opened = model::hidden("opened");
         quote!({
+            #checks
             let #opened = #call;
             #boxer::<#output, _>(async move { #opened.await.map(#stream_boxer) })
         })
     } else {
-        quote!({ #stream_boxer(#call) })
+        quote!({ #checks #stream_boxer(#call) })
     };
     Entry {
         boxed: true,

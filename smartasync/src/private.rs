@@ -481,3 +481,22 @@ where
         }
     }
 }
+
+// Checks of a requirement on a type argument, for entries whose signature is a trait's:
+// a failure is reported at the call, spanned at the user's type, with the helper trait's
+// message.
+
+/// Checks that `&self` of type `T` can be cloned into the blocking pool.
+pub fn check_shared_receiver<T: SharedReceiver + ?Sized>() {}
+
+/// Checks that a `T` can be moved into the blocking pool.
+pub fn check_movable<T: Movable>() {}
+
+/// Checks that a `&T` argument can be copied into the blocking pool.
+pub fn check_copyable<T: Copyable + ?Sized>() {}
+
+/// Checks that a `T` can be returned from the blocking pool.
+pub fn check_returnable<T: Returnable>() {}
+
+/// Checks that items `T` can be sent from the blocking pool.
+pub fn check_yieldable<T: Yieldable>() {}

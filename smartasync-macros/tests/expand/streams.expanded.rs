@@ -227,6 +227,9 @@ impl Export for Sqlite {
         'life0: 'fut,
         Self: 'fut,
     {
+        ::smartasync::__private::check_shared_receiver::<Self>();
+        ::smartasync::__private::check_movable::<u64>();
+        ::smartasync::__private::check_yieldable::<Row>();
         ::smartasync::__private::boxed_stream({
             let __smartasync_self = ::smartasync::__private::Shared::new(self);
             let since = ::smartasync::__private::Moved::new(since);

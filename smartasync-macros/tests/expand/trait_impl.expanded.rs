@@ -12,6 +12,9 @@ impl Users for SqliteUsers {
         'life0: 'fut,
         Self: 'fut,
     {
+        ::smartasync::__private::check_shared_receiver::<Self>();
+        ::smartasync::__private::check_movable::<u64>();
+        ::smartasync::__private::check_returnable::<Result<User, Error>>();
         ::smartasync::__private::boxed::<
             Result<User, Error>,
             _,
@@ -88,6 +91,7 @@ impl Users for SqliteUsers {
     where
         Self: 'fut,
     {
+        ::smartasync::__private::check_returnable::<Self>();
         ::smartasync::__private::boxed::<
             Self,
             _,
@@ -146,6 +150,9 @@ impl Store for Sqlite {
         'life0: 'fut,
         Self: 'fut,
     {
+        ::smartasync::__private::check_shared_receiver::<Self>();
+        ::smartasync::__private::check_movable::<String>();
+        ::smartasync::__private::check_returnable::<u64>();
         ::smartasync::__private::boxed::<
             u64,
             _,
