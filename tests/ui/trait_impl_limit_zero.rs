@@ -1,0 +1,19 @@
+use smartasync::smartasync;
+
+#[smartasync]
+trait Write: Send + Sync {
+    fn write(&self, value: u32) -> u32;
+}
+
+#[derive(Clone)]
+struct Store;
+
+#[smartasync]
+impl Write for Store {
+    #[smartasync(limit = 0)]
+    fn write(&self, value: u32) -> u32 {
+        value
+    }
+}
+
+fn main() {}
