@@ -107,12 +107,13 @@ fn written(plan: &Plan<'_>) -> TokenStream {
 
 /// The generated entry.
 fn twin(plan: &Plan<'_>) -> TokenStream {
-    let unparsed = plan
-        .function
-        .body
-        .as_ref()
-        .is_some_and(|body| body.stmts.is_none());
-    if plan.copies_body() && unparsed {
+    let unparsed = || {
+        plan.function
+            .body
+            .as_ref()
+            .is_some_and(|body| body.stmts().is_none())
+    };
+    if plan.copies_body() && unparsed() {
         // Its body is left out (see `copied_body`), so its arguments go unused.
         let twin = twin_entry(plan);
         return quote!(#[allow(unused_variables)] #twin);
@@ -777,7 +778,7 @@ fn stub_twin(plan: &Plan<'_>) -> TokenStream {
 /// once, in the written entry) and the entry only carries the signature.
 pub(crate) fn copied_body(plan: &Plan<'_>, prelude: TokenStream) -> TokenStream {
     match &plan.function.body {
-        Some(body) if body.stmts.is_some() => body.as_block(prelude),
+        Some(body) if body.stmts().is_some() => body.as_block(prelude),
         _ => quote!({ ::core::unreachable!() }),
     }
 }

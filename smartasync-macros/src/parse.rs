@@ -30,8 +30,9 @@ pub struct Body {
     pub group: Group,
     pub inner_attrs: Vec<Attribute>,
     pub rest: TokenStream,
-    /// The statements, where they parse (they are only looked at, never re-emitted).
-    pub stmts: Option<Vec<Stmt>>,
+    /// The statements, where they parse (they are only looked at, never re-emitted):
+    /// parsed on first need, which only a body copied into its twin has.
+    stmts: std::cell::OnceCell<Option<Vec<Stmt>>>,
 }
 
 /// An `impl` block: the header as syn reads it (with no items), then its items.
@@ -225,13 +226,19 @@ impl Body {
         let (inner_attrs, rest) = split
             .parse2(group.stream())
             .unwrap_or_else(|_: Error| (Vec::new(), group.stream()));
-        let stmts = syn::Block::parse_within.parse2(rest.clone()).ok();
         Body {
             group,
             inner_attrs,
             rest,
-            stmts,
+            stmts: std::cell::OnceCell::new(),
         }
+    }
+
+    /// The body's statements, or `None` where they do not parse.
+    pub fn stmts(&self) -> Option<&[Stmt]> {
+        self.stmts
+            .get_or_init(|| syn::Block::parse_within.parse2(self.rest.clone()).ok())
+            .as_deref()
     }
 
     /// The body with `prelude` before its statements, after its inner attributes, in its

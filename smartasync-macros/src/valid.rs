@@ -415,7 +415,7 @@ fn describe(pat: &Pat) -> String {
 /// matters (a `static`, a `thread_local!` or `lazy_static!`): it would exist twice. Looked
 /// for only where the body parses; a body that does not is not copied.
 fn state_in_copied_body(function: &Function, errors: &mut Errors) {
-    let Some(stmts) = function.body.as_ref().and_then(|body| body.stmts.as_ref()) else {
+    let Some(stmts) = function.body.as_ref().and_then(|body| body.stmts()) else {
         return;
     };
     let Some((span, what)) = state_in(stmts) else {
