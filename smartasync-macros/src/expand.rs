@@ -17,10 +17,24 @@ use crate::{bound, boxed, lifetime, streamed};
 /// signature but not its body, so that callers of either entry see only the real error.
 pub fn pair(plan: &Plan<'_>, stub: bool) -> TokenStream {
     if stub {
-        // As written: no limit or lane around a body whose plan failed.
+        // In a trait or trait impl, a qualifier we refuse (`const`, `extern`, `unsafe`) is left out of
+        // the fallback too: the trait's declaration has none, and rustc would report the
+        // same mistake a second time.
+        let mut function = plan.function.clone();
+        if plan.site.boxed() {
+            function.sig.constness = None;
+            function.sig.abi = None;
+            function.sig.unsafety = None;
+            // `foo_async` written for `foo`: the fallback is the pair the trait declares.
+            if let Some(stem) = model::stem(&function.sig.ident.to_string()) {
+                function.sig.ident = Ident::new(stem, function.sig.ident.span());
+            }
+        }
+        // As written otherwise: no limit or lane around a body whose plan failed.
         let plan = Plan {
             limit: None,
             lane: None,
+            function: &function,
             ..plan.clone()
         };
         let written = written(&plan);
@@ -298,12 +312,20 @@ fn boxed_offloaded(plan: &Plan<'_>) -> TokenStream {
     rename_params(&mut sig, plan);
     let checks = requirement_checks(plan);
     let call = offload_call(plan, true, Runner::Pool);
+    // At the output's token, as the call it boxes: a requirement of the output that the
+    // boxed future inherits is the failure already reported there.
+    let output_span = plan.output.as_ref().map(|(_, span)| *span);
     let boxer = boxer(plan);
+    let boxer = bound::respan(
+        quote!(#boxer::<#output, _>),
+        output_span.expect("an output"),
+    );
+    let arguments = call_arguments(call, output_span);
     Entry {
         boxed: true,
         attrs,
         sig: sig.into_token_stream(),
-        body: Some(quote!({ #checks #boxer::<#output, _>(#call) })),
+        body: Some(quote!({ #checks #boxer #arguments })),
     }
     .tokens(plan)
 }
@@ -454,7 +476,8 @@ fn offload_call(plan: &Plan<'_>, spanned: bool, runner: Runner) -> TokenStream {
         quote!(#lane,)
     });
     let Some(site) = limit_site(plan) else {
-        return quote!({ #prelude #offload(#lane move || #body) });
+        let arguments = call_arguments(quote!(#lane move || #body), spanned.then_some(output_span));
+        return quote!({ #prelude #offload #arguments });
     };
     // The permit is awaited before the body takes a thread, and goes with the body, whose
     // thread holds it so that the written body takes no second one.
@@ -468,10 +491,14 @@ fn offload_call(plan: &Plan<'_>, spanned: bool, runner: Runner) -> TokenStream {
     } else {
         offload
     };
+    let limited = call_arguments(
+        quote!(&__SMARTASYNC_LIMIT, #owner, move || #body),
+        spanned.then_some(output_span),
+    );
     quote!({
         #prelude
         #site
-        #offload(&__SMARTASYNC_LIMIT, #owner, move || #body)
+        #offload #limited
     })
 }
 
@@ -498,6 +525,16 @@ pub(crate) fn take_params(plan: &Plan<'_>, spanned: bool) -> (TokenStream, Vec<T
         given.push(give);
     }
     (prelude, given)
+}
+
+/// `(arguments)`, the parentheses at `span` where given: a call whose path and parentheses
+/// carry the user's span is reported there as a whole, not at the attribute.
+fn call_arguments(arguments: TokenStream, span: Option<proc_macro2::Span>) -> TokenStream {
+    let mut group = proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, arguments);
+    if let Some(span) = span {
+        group.set_span(span);
+    }
+    group.into_token_stream()
 }
 
 /// Where an offloaded body runs.

@@ -180,14 +180,25 @@ fn members(
             Member::Other(tokens) => tokens,
             Member::Function(mut function) => {
                 let options = Args::take_from(&mut function.attrs);
-                let options = match options {
-                    Ok(options) => options,
+                // Bad options are reported, and the method still gets its twin's signature
+                // (a stub), so that no "missing `foo_async`" follows in a trait impl.
+                let (options, refused) = match options {
+                    Ok(options) => (options, false),
                     Err(error) => {
                         errors.push(error);
-                        return function.written();
+                        (Args::default(), true)
                     }
                 };
-                if options.skip.is_some() || paired_by_hand(&function.sig.ident.to_string()) {
+                let hand = paired_by_hand(&function.sig.ident.to_string());
+                if let (Some(span), Site::TraitImpl(_), false) = (options.skip, site, hand) {
+                    errors.push(syn::Error::new(
+                        span,
+                        "`skip` in a trait impl leaves the trait's other entry unwritten: the \
+                         trait declares both\n\
+                         ways out: write the other entry by hand next to this one, or remove \
+                         `skip`",
+                    ));
+                } else if options.skip.is_some() || hand {
                     return function.written();
                 }
                 if function.body.is_none() && !matches!(site, Site::Trait) {
@@ -202,7 +213,8 @@ fn members(
                     &function,
                 );
                 match checked {
-                    Ok(()) => expand::pair(&plan, false),
+                    Ok(()) if !refused && options.skip.is_none() => expand::pair(&plan, false),
+                    Ok(()) => expand::pair(&plan, true),
                     Err(error) => {
                         errors.push(error);
                         expand::pair(&plan, true)

@@ -136,6 +136,10 @@ impl Crossing {
         span: Option<Span>,
     ) -> (TokenStream, TokenStream) {
         let private = quote!(#krate::__private);
+        let mut name = name.clone();
+        if let Some(span) = span {
+            name.set_span(span);
+        }
         let (wrapper, give, lent) = match self {
             Crossing::Shared(_) => (quote!(Shared), quote!(lend), quote!(&#name)),
             Crossing::Moved(_) => (quote!(Moved), quote!(into_inner), quote!(#name)),
@@ -149,7 +153,12 @@ impl Crossing {
             take = crate::bound::respan(take, span);
             give = crate::bound::respan(give, span);
         }
-        // The call's parentheses carry the span too, so that the whole expression does.
+        // The call's parentheses and its argument carry the span too, so that the whole
+        // expression does, and a failure here is the one already reported there.
+        let mut value = value.clone();
+        if let Some(span) = span {
+            value.set_span(span);
+        }
         let mut arguments = Group::new(Delimiter::Parenthesis, value.to_token_stream());
         if let Some(span) = span {
             arguments.set_span(span);

@@ -16,6 +16,7 @@ pub enum Item {
 }
 
 /// A function or method, with its body as tokens (`None`: a trait method's declaration).
+#[derive(Clone)]
 pub struct Function {
     pub attrs: Vec<Attribute>,
     pub vis: Visibility,

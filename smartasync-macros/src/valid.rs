@@ -223,7 +223,12 @@ fn streaming_options(args: &Args, plan: &Plan<'_>, errors: &mut Errors) {
             .items
             .as_ref()
             .is_some_and(|items| items.flow == Flow::Iter);
-    if let (Some(batch), false) = (&args.batch, iterated) {
+    if let (Some(batch), Site::Trait) = (&args.batch, &plan.site) {
+        errors.push(Error::new_spanned(
+            batch,
+            "`batch` goes on a trait's implementations, which run the iterators",
+        ));
+    } else if let (Some(batch), false) = (&args.batch, iterated) {
         errors.push(Error::new_spanned(
             batch,
             "`batch` applies to a `fn` body returning `impl Iterator`, whose items its async \
