@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path as UrlPath, Query};
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
@@ -11,7 +12,9 @@ use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use futures::StreamExt;
 use serde::Deserialize;
+use tokio::sync::mpsc;
 
 use crate::store::MAX_BODY_BYTES;
 use crate::users::{NewUser, User, UserError, Users};
@@ -201,6 +204,88 @@ async fn delete_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Rows of an export serialized into one chunk of the body at most: what the stream has
+/// ready, up to this many, goes out as one write.
+const EXPORT_CHUNK_ROWS: usize = 256;
+
+/// Chunks of an export's body waiting to be sent at most: with the stream's own batch and
+/// the socket's buffers, all that an export holds for a slow client.
+const EXPORT_CHUNKS_AHEAD: usize = 2;
+
+/// `GET /users/export`: every user as NDJSON, sent as the backend reads them.
+///
+/// The handler cannot return a stream that borrows the `Arc<dyn Users>` it was given, so a
+/// task owns both and feeds the body through a channel of [`EXPORT_CHUNKS_AHEAD`] chunks:
+/// a client that reads slowly stops the task, which stops the backend's producer. The first
+/// message decides the answer: an error before the first row (no pooled connection, a
+/// remote's 503) is its status with a JSON message; rows are a 200 whose body streams on. A
+/// row that fails later cannot change the status any more: it is logged, and the body ends
+/// with an error, so the client sees a broken body, not a short list that looks complete.
+async fn export_users(State(users): State<Arc<dyn Users>>) -> Result<Response, ApiError> {
+    let (chunks, mut received) = mpsc::channel(EXPORT_CHUNKS_AHEAD);
+    tokio::spawn(feed_export(users, chunks));
+    let first = match received.recv().await {
+        Some(Ok(first)) => first,
+        Some(Err(error)) => return Err(error.into()),
+        None => Bytes::new(),
+    };
+    let rest = futures::stream::unfold(received, |mut received| async move {
+        let chunk = received.recv().await?.inspect_err(|error| {
+            tracing::error!(%error, "export cut short by a failed row");
+        });
+        Some((chunk, received))
+    });
+    let body = Body::from_stream(futures::stream::once(async { Ok(first) }).chain(rest));
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
+}
+
+/// Reads `users.export_async()` into `chunks` of NDJSON lines; an error (to start, or of a
+/// row) is sent after the rows before it and ends the feed. Stops, dropping the export,
+/// when the body is dropped (the client went away).
+async fn feed_export(users: Arc<dyn Users>, chunks: mpsc::Sender<Result<Bytes, UserError>>) {
+    let rows = match users.export_async().await {
+        Ok(rows) => rows,
+        Err(error) => {
+            let _ = chunks.send(Err(error)).await;
+            return;
+        }
+    };
+    let mut rows = rows.ready_chunks(EXPORT_CHUNK_ROWS);
+    loop {
+        let ready = tokio::select! {
+            ready = rows.next() => ready,
+            () = chunks.closed() => return,
+        };
+        let Some(ready) = ready else { return };
+        let mut lines = Vec::new();
+        let mut failed = None;
+        for row in ready {
+            match row.and_then(|user| ndjson_line(&mut lines, &user)) {
+                Ok(()) => {}
+                Err(error) => {
+                    failed = Some(error);
+                    break;
+                }
+            }
+        }
+        if !lines.is_empty() && chunks.send(Ok(lines.into())).await.is_err() {
+            return;
+        }
+        if let Some(error) = failed {
+            let _ = chunks.send(Err(error)).await;
+            return;
+        }
+    }
+}
+
+/// Appends `user` to `lines` as one line of JSON.
+fn ndjson_line(lines: &mut Vec<u8>, user: &User) -> Result<(), UserError> {
+    serde_json::to_writer(&mut *lines, user)
+        .map_err(|error| UserError::Internal(Box::new(error)))?;
+    lines.push(b'\n');
+    Ok(())
+}
+
 async fn no_route(method: Method, uri: Uri) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
@@ -225,6 +310,7 @@ async fn wrong_method(method: Method, uri: Uri) -> ApiError {
 /// | `GET /users/{id}` | 200; 404 |
 /// | `PUT /users/{id}` `{"name","email"}` | 200; 404; 409; 422 |
 /// | `DELETE /users/{id}` | 204; 404 |
+/// | `GET /users/export` | 200, every user by id as NDJSON (`application/x-ndjson`, one JSON object a line), streamed |
 ///
 /// Every error has a JSON body `{"error": "..."}`; a route that touches the store answers
 /// 503 with `Retry-After` when the store is busy (over SQLite: no pooled connection came
@@ -254,6 +340,7 @@ pub fn router_with(users: Arc<dyn Users>, extra: Router<Arc<dyn Users>>) -> Rout
     Router::new()
         .route("/health", get(health))
         .route("/users", get(list_users).post(create_user))
+        .route("/users/export", get(export_users))
         .route(
             "/users/{id}",
             get(get_user).put(update_user).delete(delete_user),

@@ -185,8 +185,8 @@ impl LaneStore {
 }
 
 /// Each method is the blocking rusqlite code as written (the statements are in [`sql`]),
-/// and runs on the lane's thread through either entry. Writes need no `limit`: the lane
-/// runs one call at a time.
+/// and runs on the lane's thread through either entry, except the export (see below).
+/// Writes need no `limit`: the lane runs one call at a time.
 #[smartasync]
 impl Users for LaneStore {
     #[smartasync(lane = USERS_DB)]
@@ -212,5 +212,16 @@ impl Users for LaneStore {
     #[smartasync(lane = USERS_DB)]
     fn delete(&self, id: i64) -> Result<(), UserError> {
         self.with_connection(|connection| sql::delete(connection, id))
+    }
+
+    /// Not on the lane, on purpose. A stream holds its producer's thread until it ends, and
+    /// an export runs as long as its consumer takes to read it (a slow client holds it back);
+    /// on the lane's one thread, every call of every store would wait behind it. WAL lets a
+    /// reader run beside the writer, so the export opens a read connection of its own
+    /// ([`sql::open_reader`]) and runs like any blocking body: `export()` on the caller's
+    /// thread, `export_async()` on the blocking pool. Its cursor ([`sql::Export`]) owns that
+    /// connection and closes it when dropped.
+    fn export(&self) -> Result<impl Iterator<Item = Result<User, UserError>>, UserError> {
+        sql::export(Box::new(sql::open_reader(self.path())?))
     }
 }

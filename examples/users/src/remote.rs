@@ -15,7 +15,8 @@ use crate::users::{NewUser, User, UserError, Users, stored_email};
 
 /// How long a call to the remote API may take, connection included, before it fails with
 /// [`UserError::Upstream`]. Longer than the remote's own waits (its connection wait and
-/// SQLite's busy timeout), so that the remote answers first.
+/// SQLite's busy timeout), so that the remote answers first. An export, whose body may
+/// take longer than any bound, has it between two reads instead.
 pub const REMOTE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long connecting to the remote API may take.
@@ -75,8 +76,10 @@ impl RemoteUsers {
         if base.query().is_some() || base.fragment().is_some() {
             return Err(refused("has a query or a fragment".into()));
         }
+        // No deadline for a whole exchange here: an export's body may take longer than
+        // any; each request but the export's sets its own (`request`).
         let mut client = Client::builder()
-            .timeout(REMOTE_TIMEOUT)
+            .read_timeout(REMOTE_TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT);
         if is_loopback(&base) {
             client = client.no_proxy();
@@ -92,14 +95,22 @@ impl RemoteUsers {
         &self.base
     }
 
-    /// A request to the base URL's path followed by `segments`.
+    /// A request to the base URL's path followed by `segments`, answered in full within
+    /// [`REMOTE_TIMEOUT`].
     fn request(&self, method: Method, segments: &[&str]) -> RequestBuilder {
+        self.client
+            .request(method, self.url(segments))
+            .timeout(REMOTE_TIMEOUT)
+    }
+
+    /// The base URL's path followed by `segments`.
+    fn url(&self, segments: &[&str]) -> Url {
         let mut url = self.base.clone();
         // `new` accepted only http(s) URLs, which can always take path segments.
         if let Ok(mut path) = url.path_segments_mut() {
             path.pop_if_empty().extend(segments);
         }
-        self.client.request(method, url)
+        url
     }
 }
 
@@ -157,6 +168,114 @@ impl Users for RemoteUsers {
         let request = self.request(Method::DELETE, &["users", &id.to_string()]);
         send(request, StatusCode::NO_CONTENT, Subject::id(id)).await?;
         Ok(())
+    }
+
+    /// `GET /users/export`, read as it arrives: the body's chunks are split into lines,
+    /// each parsed as a user, so memory holds one chunk whatever the length of the list.
+    /// The answer's status maps to an error as for the other methods; a body cut short
+    /// (the remote ended it on a failed row, or the connection broke) or a line that is not
+    /// a user is an [`UserError::Upstream`] item, the last one. The export has no deadline
+    /// as a whole, only between reads ([`REMOTE_TIMEOUT`]). Dropping the stream drops the
+    /// response, which closes its connection, and the remote stops reading.
+    async fn export(
+        &self,
+    ) -> Result<impl smartasync::Stream<Item = Result<User, UserError>> + Send, UserError> {
+        let request = self.client.get(self.url(&["users", "export"]));
+        let answer = send(request, StatusCode::OK, Subject::default()).await?;
+        let lines = Lines {
+            status: answer.response.status(),
+            response: answer.response,
+            request: answer.request,
+            buffer: Vec::new(),
+            start: 0,
+            ended: false,
+        };
+        Ok(futures::stream::unfold(lines, |mut lines| async move {
+            let user = lines.next_user().await?;
+            Some((user, lines))
+        }))
+    }
+}
+
+/// The body of an NDJSON answer, as users: what has arrived and not yet been parsed.
+struct Lines {
+    response: Response,
+    status: StatusCode,
+    request: String,
+    /// Bytes received; those before `start` are parsed.
+    buffer: Vec<u8>,
+    start: usize,
+    /// The body ended, or an error was returned: nothing more is read.
+    ended: bool,
+}
+
+impl Lines {
+    /// The next user, `None` at the end of the body, or the error that ends it.
+    async fn next_user(&mut self) -> Option<Result<User, UserError>> {
+        loop {
+            let pending = &self.buffer[self.start..];
+            let line = match pending.iter().position(|&byte| byte == b'\n') {
+                Some(end) => {
+                    self.start += end + 1;
+                    &pending[..end]
+                }
+                // NDJSON's last line may lack its newline.
+                None if self.ended && !pending.is_empty() => {
+                    self.start = self.buffer.len();
+                    pending
+                }
+                None if self.ended => return None,
+                None => {
+                    if let Err(error) = self.read().await {
+                        self.stop();
+                        return Some(Err(error));
+                    }
+                    continue;
+                }
+            };
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let parsed = serde_json::from_slice(line).map_err(|error| {
+                self.upstream(format!("a line of the body is not a user: {error}"))
+            });
+            if parsed.is_err() {
+                self.stop();
+            }
+            return Some(parsed);
+        }
+    }
+
+    /// Appends the body's next chunk to the buffer (dropping what was parsed), or notes its
+    /// end.
+    async fn read(&mut self) -> Result<(), UserError> {
+        match self.response.chunk().await {
+            Ok(Some(chunk)) => {
+                self.buffer.drain(..self.start);
+                self.start = 0;
+                self.buffer.extend_from_slice(&chunk);
+            }
+            Ok(None) => self.ended = true,
+            Err(error) => {
+                return Err(self.upstream(format!("the body broke off: {}", chain(&error))));
+            }
+        }
+        Ok(())
+    }
+
+    /// After an error: nothing more is parsed or read.
+    fn stop(&mut self) {
+        self.ended = true;
+        self.buffer.clear();
+        self.start = 0;
+    }
+
+    fn upstream(&self, message: String) -> UserError {
+        UserError::Upstream(Box::new(RemoteError {
+            request: self.request.clone(),
+            status: Some(self.status),
+            message,
+        }))
     }
 }
 

@@ -7,13 +7,44 @@
 //! still finds the file locked after the busy timeout (another process holds the write
 //! lock) is [`UserError::Unavailable`], a 503 to retry, not a server fault.
 //!
+//! # Exports: a cursor that owns its connection
+//!
+//! [`export`] reads every user through rusqlite's cursor, [`Statement::query`] and
+//! [`Rows::next`], as an iterator the caller owns. The catch: `Rows<'stmt>` borrows a
+//! `Statement<'conn>`, which borrows the `Connection`, so one statement stepped over the
+//! whole table would make an iterator that owns its connection a self-referential struct.
+//! This crate writes no `unsafe`, which leaves three designs:
+//!
+//! - A crate that writes the `unsafe` for us. `self_cell` gives a dependent only `&Owner`,
+//!   and [`Statement::query`] takes `&mut Statement`: the chain cannot be written.
+//!   `ouroboros` (0.18) accepts `#[borrows(mut statement)]` but refuses this chain (E0716:
+//!   `Statement` has a `Drop` that could see the borrow), and it is a proc macro that
+//!   generates `unsafe` code with a history of soundness advisories. Neither is a cost worth
+//!   paying to keep one statement open.
+//! - Collecting the rows into a `Vec`: memory grows with the table, which is what an export
+//!   must not do.
+//! - What [`Export`] does: keyset batches. It owns the connection and keeps one read
+//!   transaction open (`BEGIN` ... `ROLLBACK`), so every batch reads the same snapshot, as
+//!   one statement would have. Each batch is one run of a cached prepared statement,
+//!   `SELECT .. WHERE id > ?1 ORDER BY id LIMIT ?2`, stepped row by row with
+//!   [`Rows::next`] into a small buffer; between batches nothing borrows the connection, so
+//!   the iterator is a plain struct of owned fields. The price is one seek of the primary
+//!   key's B-tree per [`EXPORT_BATCH`] rows, and at most one batch in memory.
+//!
+//! While an export's transaction is open, SQLite cannot checkpoint the WAL past its
+//! snapshot, so the WAL of a busy database grows until the export ends (or is dropped).
+//!
 //! [`UserStore`]: crate::UserStore
 //! [`LaneStore`]: crate::LaneStore
+//! [`Statement::query`]: rusqlite::Statement::query
+//! [`Rows::next`]: rusqlite::Rows::next
 
+use std::collections::VecDeque;
+use std::ops::Deref;
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 
 use crate::users::{MAX_PAGE, NewUser, User, UserError};
 
@@ -139,6 +170,10 @@ fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
+/// A page of users by id: those after `?1`, at most `?2`. [`list`]'s statement, and each
+/// batch of an [`Export`].
+const PAGE: &str = "SELECT id, name, email FROM users WHERE id > ?1 ORDER BY id LIMIT ?2";
+
 /// [`Users::list`](crate::Users::list) on `connection`.
 ///
 /// # Errors
@@ -150,8 +185,7 @@ pub fn list(connection: &Connection, after: i64, limit: u32) -> Result<Vec<User>
             "limit must be between 1 and {MAX_PAGE}, got {limit}"
         )));
     }
-    let mut statement = connection
-        .prepare_cached("SELECT id, name, email FROM users WHERE id > ?1 ORDER BY id LIMIT ?2")?;
+    let mut statement = connection.prepare_cached(PAGE)?;
     let users = statement
         .query_map(params![after, limit], user_from_row)?
         .collect::<Result<Vec<_>, _>>()?;
@@ -216,4 +250,134 @@ pub fn delete(connection: &Connection, id: i64) -> Result<(), UserError> {
         return Err(UserError::NotFound { id });
     }
     Ok(())
+}
+
+/// Opens a connection to read the existing database file at `path`, for an [`export`] that
+/// should not use the connection of a store (the lane's, which its thread owns). It waits
+/// [`BUSY_TIMEOUT`] for a lock and refuses writes (`query_only`).
+///
+/// # Errors
+///
+/// [`UserError::Internal`] if the file cannot be opened.
+pub fn open_reader(path: &Path) -> Result<Connection, UserError> {
+    // Read-write flags with `query_only`, rather than a read-only open: a read-only
+    // connection to a WAL database fails when it would have to create the `-shm` file.
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.pragma_update(None, "query_only", true)?;
+    Ok(connection)
+}
+
+/// Rows an [`Export`] reads per run of its statement: the most it holds in memory.
+pub const EXPORT_BATCH: u32 = 256;
+
+/// [`Users::export`](crate::Users::export) on `connection` (a pooled connection, or a
+/// boxed one of its own): opens the read transaction and reads the first batch, so that a
+/// database that cannot be read is an error here rather than in the first item.
+///
+/// # Errors
+///
+/// As [`Users::export`](crate::Users::export): the transaction cannot be opened, or the
+/// first batch cannot be read.
+pub fn export<C: Deref<Target = Connection>>(connection: C) -> Result<Export<C>, UserError> {
+    // Deferred: the snapshot is taken by the first batch's read, here.
+    connection.execute_batch("BEGIN DEFERRED")?;
+    let mut export = Export {
+        connection,
+        after: i64::MIN,
+        rows: VecDeque::with_capacity(EXPORT_BATCH as usize),
+        reading: true,
+        in_transaction: true,
+        failed: None,
+    };
+    export.fill();
+    match export.failed.take() {
+        // Dropped on return: its `Drop` ends the transaction.
+        Some(error) if export.rows.is_empty() => Err(error),
+        failed => {
+            export.failed = failed;
+            Ok(export)
+        }
+    }
+}
+
+/// Every user by id, read in batches of [`EXPORT_BATCH`] from one snapshot of the database
+/// (see [the module docs](self) for why it is made this way): the iterator of [`export`].
+///
+/// It owns its connection, and holds a read transaction on it until its last row is read,
+/// a row fails, or it is dropped, whichever comes first; then the transaction is ended (the
+/// connection goes back to its pool when the iterator is dropped). A failed batch yields
+/// the rows read before it, then the error, then nothing.
+pub struct Export<C: Deref<Target = Connection>> {
+    connection: C,
+    /// The id of the last row read: the next batch starts after it.
+    after: i64,
+    rows: VecDeque<User>,
+    /// The table may have rows after `after`.
+    reading: bool,
+    /// `BEGIN` ran and no `ROLLBACK` yet.
+    in_transaction: bool,
+    /// The error that ended the reading, yielded after the rows read before it.
+    failed: Option<UserError>,
+}
+
+impl<C: Deref<Target = Connection>> Export<C> {
+    /// Reads the next batch into `rows`; a failure stops the reading.
+    fn fill(&mut self) {
+        if let Err(error) = self.read_batch() {
+            self.reading = false;
+            self.failed = Some(error);
+        }
+    }
+
+    fn read_batch(&mut self) -> Result<(), UserError> {
+        let mut statement = self.connection.prepare_cached(PAGE)?;
+        let mut rows = statement.query(params![self.after, EXPORT_BATCH])?;
+        let mut read = 0;
+        while let Some(row) = rows.next()? {
+            let user = user_from_row(row)?;
+            self.after = user.id;
+            self.rows.push_back(user);
+            read += 1;
+        }
+        // A short batch is the last one.
+        self.reading = read == EXPORT_BATCH;
+        Ok(())
+    }
+
+    /// Ends the read transaction, if it is open: the snapshot is released as soon as it is
+    /// not needed, and the connection goes back to its pool as it came out.
+    fn end(&mut self) {
+        if std::mem::take(&mut self.in_transaction) {
+            // Nothing was written and no statement is running, so this cannot fail on an
+            // open database; if it does, the connection is left to its next user as is.
+            if let Err(error) = self.connection.execute_batch("ROLLBACK") {
+                tracing::error!(%error, "cannot end an export's read transaction");
+            }
+        }
+    }
+}
+
+impl<C: Deref<Target = Connection>> Iterator for Export<C> {
+    type Item = Result<User, UserError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rows.is_empty() && self.reading {
+            self.fill();
+        }
+        if let Some(user) = self.rows.pop_front() {
+            return Some(Ok(user));
+        }
+        self.end();
+        self.failed.take().map(Err)
+    }
+}
+
+impl<C: Deref<Target = Connection>> Drop for Export<C> {
+    fn drop(&mut self) {
+        self.end();
+    }
 }

@@ -261,6 +261,15 @@ impl Users for UserStore {
     fn delete(&self, id: i64) -> Result<(), UserError> {
         sql::delete(&*self.connection()?, id)
     }
+
+    /// A cursor that owns a pooled connection ([`sql::Export`]), written as a blocking
+    /// iterator: `export()` steps it on the caller's thread, `export_async()` on a
+    /// blocking-pool thread, where it is made, pulled and dropped. The connection is lent
+    /// for the export's whole length (or until it is dropped), so each export running at
+    /// once takes one of the pool's connections and one blocking-pool thread.
+    fn export(&self) -> Result<impl Iterator<Item = Result<User, UserError>>, UserError> {
+        sql::export(self.connection()?)
+    }
 }
 
 /// [`UserStore`] without the limit on its writes: the same pool and the same statements,
@@ -289,5 +298,9 @@ impl Users for UnlimitedStore {
 
     fn delete(&self, id: i64) -> Result<(), UserError> {
         sql::delete(&*self.0.connection()?, id)
+    }
+
+    fn export(&self) -> Result<impl Iterator<Item = Result<User, UserError>>, UserError> {
+        sql::export(self.0.connection()?)
     }
 }

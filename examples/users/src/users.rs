@@ -86,6 +86,29 @@ pub trait Users: Send + Sync {
     ///
     /// [`UserError::NotFound`]; the backend's failures.
     fn delete(&self, id: i64) -> Result<(), UserError>;
+
+    /// Every user, by id, one at a time as the backend reads them: however many there are,
+    /// only a few are in memory at once.
+    ///
+    /// Declared once, it is two entries: `export()` returns a
+    /// [`BoxIterator`](smartasync::BoxIterator) for sync code, `export_async()` a future of
+    /// a [`BoxStream`](smartasync::BoxStream) for async code. The SQLite stores write it as
+    /// a blocking iterator over a statement's rows (whose stream runs it on the blocking
+    /// pool), [`RemoteUsers`] as a stream of the lines of an HTTP body (whose iterator drives
+    /// it on the caller's thread).
+    ///
+    /// The SQLite stores read one snapshot: users created or deleted while an export runs are
+    /// not in it. Dropping the iterator or the stream early stops the reading and gives back
+    /// what it held (a pooled connection, an HTTP connection).
+    ///
+    /// # Errors
+    ///
+    /// Two places, so that a caller can tell "nothing was sent" from "the list is cut
+    /// short": the outer `Err` when the export cannot start ([`UserError::Unavailable`]: no
+    /// pooled connection came free, or the remote answered 503; [`UserError::Internal`],
+    /// [`UserError::Upstream`]), and an `Err` item when a row cannot be read after the ones
+    /// before it (the database or the connection failed). An `Err` item is the last one.
+    fn export(&self) -> Result<impl Iterator<Item = Result<User, UserError>>, UserError>;
 }
 
 /// A stored user.

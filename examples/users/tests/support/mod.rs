@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use reqwest::{Client, Response, StatusCode};
 use serde::de::DeserializeOwned;
-use smartasync_example_users::{self as users, Store, UserStore};
+use smartasync_example_users::{self as users, MAX_PAGE, Store, User, UserStore, Users};
 
 /// A database file of its own in the temp dir, removed (with its WAL files) on drop.
 pub struct TempDb(PathBuf);
@@ -47,6 +47,7 @@ pub async fn serve(backend: Arc<dyn users::Users>) -> String {
 }
 
 /// Opens `db` and serves the users API over it; returns the base URL and the store.
+#[allow(dead_code)] // not every test binary starts its server this way
 pub async fn start(db: &TempDb) -> (String, UserStore) {
     let store = UserStore::open_async(db.path())
         .await
@@ -73,6 +74,7 @@ pub fn http_client() -> Client {
 }
 
 /// POSTs a new user with `name` and `email` to the API at `base`, whatever it answers.
+#[allow(dead_code)] // not every test binary creates users over HTTP
 pub async fn create(http: &Client, base: &str, name: &str, email: &str) -> Response {
     http.post(format!("{base}/users"))
         .json(&serde_json::json!({ "name": name, "email": email }))
@@ -86,4 +88,33 @@ pub async fn get_json<T: DeserializeOwned>(http: &Client, url: &str) -> T {
     let response = http.get(url).send().await.expect("GET");
     assert_eq!(response.status(), StatusCode::OK, "GET {url}: {response:?}");
     response.json().await.expect("a JSON body")
+}
+
+/// Inserts `n` users into the database at `path` in one statement (`user <i>`,
+/// `user<i>@example.com`, for i from 1): a million take about a second, SQLite generating
+/// the rows itself.
+#[allow(dead_code)] // not every test binary fills a database
+pub fn fill(path: &Path, n: u64) {
+    let connection = users::sql::open(path).expect("open the database");
+    connection
+        .execute(
+            "WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < ?1)
+             INSERT INTO users (name, email) SELECT 'user ' || n, 'user' || n || '@example.com' FROM i",
+            [n],
+        )
+        .expect("insert the users");
+}
+
+/// Every user of `users`, read page by page with `list`: what an export must return.
+#[allow(dead_code)] // not every test binary exports
+pub fn listed(users: &dyn Users) -> Vec<User> {
+    let mut all: Vec<User> = Vec::new();
+    loop {
+        let after = all.last().map_or(0, |user| user.id);
+        let page = users.list(after, MAX_PAGE).expect("a page of users");
+        if page.is_empty() {
+            return all;
+        }
+        all.extend(page);
+    }
 }
