@@ -12,12 +12,14 @@
 //! cargo run --example users_cli -- --db /tmp/users.db --store lane list
 //! cargo run --example users_cli -- --remote http://127.0.0.1:3000 get 1
 //! cargo run --example users_cli -- --remote http://127.0.0.1:3000 rm 1
+//! cargo run --example users_cli -- export | head
 //! ```
 //!
 //! Users are printed one per line as `id<TAB>name<TAB>email`. Exit status: 0 on success,
 //! 1 when the service refuses (not found, duplicate email, invalid input) or fails (the
 //! database, or the remote API and the way to it), 2 for a usage error.
 
+use std::io::{ErrorKind, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -54,14 +56,34 @@ enum Command {
     Get { id: i64 },
     /// Delete one user.
     Rm { id: i64 },
+    /// Print every user by id, each as soon as it is read.
+    Export,
 }
 
 fn print(user: &User) {
     println!("{}\t{}\t{}", user.id, user.name, user.email);
 }
 
+/// Prints the users of `users.export()` as the iterator yields them: stdout is
+/// line-buffered, so each line is written when it is printed, and a reader of the pipe sees
+/// the rows as they come. A reader that goes away (`| head`) ends the export quietly:
+/// dropping the iterator stops the reading and gives its connection back.
+fn export(users: &dyn Users) -> Result<(), UserError> {
+    let mut stdout = std::io::stdout().lock();
+    for user in users.export()? {
+        let user = user?;
+        match writeln!(stdout, "{}\t{}\t{}", user.id, user.name, user.email) {
+            Ok(()) => {}
+            Err(error) if error.kind() == ErrorKind::BrokenPipe => break,
+            Err(error) => return Err(UserError::Internal(Box::new(error))),
+        }
+    }
+    Ok(())
+}
+
 fn run(users: &dyn Users, command: Command) -> Result<(), UserError> {
     match command {
+        Command::Export => export(users)?,
         Command::Add { name, email } => print(&users.create(&NewUser { name, email })?),
         Command::List { after, limit } => users.list(after, limit)?.iter().for_each(print),
         Command::Get { id } => print(&users.get(id)?),

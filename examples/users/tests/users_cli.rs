@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use reqwest::StatusCode;
 use serde_json::Value;
 use smartasync_example_users::{User, Users};
-use support::{TempDb, create, get_json, http_client, start};
+use support::{TempDb, create, fill, get_json, http_client, listed, start};
 
 /// How long one run of the CLI may take (it normally takes milliseconds).
 const CLI_DEADLINE: Duration = Duration::from_secs(30);
@@ -485,4 +485,66 @@ fn cli_with_a_bad_remote_fails_fast() {
     );
     assert_eq!(both.status.code(), Some(2), "{both:?}");
     assert!(!temp.path().exists(), "the database was created");
+}
+
+/// `export` prints every user, by id, in the format of `list`, from each backend: the
+/// pooled store and the lane (blocking iterators on the CLI's thread) and a live API (the
+/// remote's stream, driven by the blocking entry).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_export_prints_every_user_from_every_backend() {
+    let db = TempDb::new("export");
+    fill(db.path(), 2500);
+    let (base, store) = start(&db).await;
+    let expected = tokio::task::spawn_blocking(move || listed(&store))
+        .await
+        .unwrap();
+    assert_eq!(expected.len(), 2500);
+
+    let path = db.path().to_owned();
+    let runs = tokio::task::spawn_blocking(move || {
+        [
+            cli_ok(path.as_path(), &["export"]),
+            cli_ok(path.as_path(), &["--store", "lane", "export"]),
+            cli_ok(remote(&base), &["export"]),
+        ]
+    })
+    .await
+    .unwrap();
+    for (printed, backend) in runs.iter().zip(["pool", "lane", "remote"]) {
+        assert!(
+            parse_users(printed) == expected,
+            "{backend}: export printed other users"
+        );
+    }
+}
+
+/// A reader that closes the pipe after the first line (`| head -1`) ends the export: the
+/// CLI stops at the failed write and exits successfully, with nothing on stderr.
+#[test]
+fn cli_export_into_a_closed_pipe_stops_quietly() {
+    let db = TempDb::new("export-pipe");
+    // More than a pipe's buffer holds, so the CLI is still writing when it closes.
+    fill(db.path(), 20_000);
+    let mut child = Command::new(cli_binary())
+        .args(Backend::from(db.path()).0)
+        .arg("export")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start users_cli");
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut first = [0; 10];
+    stdout.read_exact(&mut first).expect("the first line");
+    assert_eq!(&first, b"1\tuser 1\tu");
+    drop(stdout);
+    let stderr = drain(child.stderr.take().expect("piped stderr"));
+    let status = wait_with_deadline(&mut child, CLI_DEADLINE).expect("the CLI exits");
+    let stderr = stderr.join().unwrap();
+    assert!(
+        status.success(),
+        "{status}: {}",
+        String::from_utf8_lossy(&stderr)
+    );
+    assert!(stderr.is_empty(), "{}", String::from_utf8_lossy(&stderr));
 }
