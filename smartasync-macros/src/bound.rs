@@ -73,8 +73,28 @@ fn parenthesize_impl_trait(reference: &mut TypeReference) {
 
 /// The helper trait's path, every token spanned at `span` so that rustc points there.
 fn helper_bound(krate: &Path, helper: Helper, span: Span) -> Option<TypeParamBound> {
-    let path = respan(helper.path(krate), span);
-    let path: Path = syn::parse2(path).ok()?;
+    // Built, not parsed: this runs for every value that crosses.
+    let mut path = krate.clone();
+    if let Some(colon) = &mut path.leading_colon {
+        colon.spans = [span; 2];
+    }
+    for segment in &mut path.segments {
+        segment.ident.set_span(span);
+    }
+    for pair in path.segments.pairs_mut() {
+        if let syn::punctuated::Pair::Punctuated(_, colon) = pair {
+            colon.spans = [span; 2];
+        }
+    }
+    path.segments
+        .push(syn::Ident::new("__private", span).into());
+    path.segments
+        .push(syn::Ident::new(helper.name(), span).into());
+    for pair in path.segments.pairs_mut() {
+        if let syn::punctuated::Pair::Punctuated(_, colon) = pair {
+            colon.spans = [span; 2];
+        }
+    }
     Some(TypeParamBound::Trait(TraitBound {
         paren_token: None,
         modifier: TraitBoundModifier::None,

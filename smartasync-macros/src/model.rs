@@ -87,16 +87,15 @@ pub enum Helper {
 }
 
 impl Helper {
-    /// `krate::__private::Trait`, for a bound.
-    pub fn path(self, krate: &Path) -> TokenStream {
-        let name = match self {
-            Helper::SharedReceiver => quote!(SharedReceiver),
-            Helper::Movable => quote!(Movable),
-            Helper::Copyable => quote!(Copyable),
-            Helper::Returnable => quote!(Returnable),
-            Helper::Yieldable => quote!(Yieldable),
-        };
-        quote!(#krate::__private::#name)
+    /// The trait's name in `krate::__private`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Helper::SharedReceiver => "SharedReceiver",
+            Helper::Movable => "Movable",
+            Helper::Copyable => "Copyable",
+            Helper::Returnable => "Returnable",
+            Helper::Yieldable => "Yieldable",
+        }
     }
 }
 
