@@ -51,11 +51,8 @@ mod shapes {
                 return Err("empty prefix".to_owned());
             }
             let prefix = prefix.to_owned();
-            Ok(self
-                .rows
-                .to_vec()
-                .into_iter()
-                .map(move |row| format!("{prefix}{row}")))
+            let rows = Arc::clone(&self.rows);
+            Ok((0..rows.len()).map(move |i| format!("{prefix}{}", rows[i])))
         }
 
         #[smartasync]
