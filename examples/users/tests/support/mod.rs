@@ -65,6 +65,7 @@ pub async fn start_on(store: Store, db: &TempDb) -> String {
 
 /// An HTTP client for loopback servers: no proxy (whatever `HTTP_PROXY` says) and a
 /// bounded wait.
+#[allow(dead_code)] // not every test binary's body fits the bounded wait
 pub fn http_client() -> Client {
     Client::builder()
         .no_proxy()
