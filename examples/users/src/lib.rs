@@ -43,6 +43,10 @@
 //!   and [`RemoteUsers`] maps the statuses back to the same errors, so an API in front of
 //!   another answers as the one behind would. Only [`UserError::Internal`] is a 500;
 //!   a failing or unreachable API behind this one is [`UserError::Upstream`], a 502.
+//! - [`Users::export`] streams every user by id in bounded memory: over SQLite from a
+//!   cursor that owns its connection ([`sql::Export`], whose docs say why it reads in keyset
+//!   batches inside one read transaction), over HTTP from the lines of an NDJSON body. The
+//!   API serves it as `GET /users/export` (`application/x-ndjson`), the CLI as `export`.
 //! - The deliberately slow [`UserStore::report`] is not part of [`Users`] and has no route
 //!   in [`router`]: any client could spend a second of CPU per request on it. The load
 //!   example mounts it on its own servers with [`router_with`].

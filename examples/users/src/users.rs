@@ -43,6 +43,10 @@ const MAX_EMAIL_CHARS: usize = 254;
 /// // ...async code awaits the `_async` ones, on the same object.
 /// let runtime = tokio::runtime::Runtime::new()?;
 /// assert_eq!(runtime.block_on(users.get_async(ada.id))?, ada);
+///
+/// // Many users come as an iterator (`export()`) or a stream (`export_async()`).
+/// let all = users.export()?.collect::<Result<Vec<_>, _>>()?;
+/// assert_eq!(all, [ada]);
 /// # drop(users);
 /// # smartasync_example_users::remove_database(&path)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
