@@ -516,8 +516,13 @@ fn iter_of_stream(plan: &Plan<'_>, items: &Items) -> TokenStream {
             match (is_async, items.fallible) {
                 (true, false) => quote!(#private::stream_iter(#private::flatten(#call))),
                 (true, true) => quote!(#private::block_on(#call).map(#private::stream_iter)),
-                (false, false) => quote!(#private::stream_iter(#call)),
-                (false, true) => quote!(#call.map(#private::stream_iter)),
+                // A `fn` body makes its stream when called: where the stream is driven.
+                (false, false) => {
+                    quote!(#private::stream_iter(#private::made_in_context(|| #call)))
+                }
+                (false, true) => {
+                    quote!(#private::made_in_context(|| #call).map(#private::stream_iter))
+                }
             }
         }
         None => {
@@ -532,13 +537,12 @@ fn iter_of_stream(plan: &Plan<'_>, items: &Items) -> TokenStream {
                         .map(#private::stream_iter)
                 ),
                 (false, false) => {
-                    attrs.push(syn::parse_quote!(#[allow(clippy::redundant_closure_call)]));
-                    quote!(#private::stream_iter((move || #block)()))
+                    quote!(#private::stream_iter(#private::made_in_context(move || #block)))
                 }
-                (false, true) => {
-                    attrs.push(syn::parse_quote!(#[allow(clippy::redundant_closure_call)]));
-                    quote!((move || -> #inferred #block)().map(#private::stream_iter))
-                }
+                (false, true) => quote!(
+                    #private::made_in_context(move || -> #inferred #block)
+                        .map(#private::stream_iter)
+                ),
             }
         }
     };
@@ -574,8 +578,12 @@ fn boxed_iter_of_stream(plan: &Plan<'_>, items: &Items) -> TokenStream {
         .expect("a trait's entries name each other");
     let args = expand::arguments(plan);
     let call = quote!(#path(#(#args),*));
+    // The async entry of a `fn` body makes its stream when called: made where the stream
+    // is driven.
     let body = if items.fallible {
-        quote!({ #private::block_on(#call).map(#private::block_on_stream) })
+        quote!({ #private::block_on(async { #call.await }).map(#private::block_on_stream) })
+    } else if plan.function.sig.asyncness.is_none() {
+        quote!({ #private::block_on_stream(#private::made_in_context(|| #call)) })
     } else {
         quote!({ #private::block_on_stream(#call) })
     };

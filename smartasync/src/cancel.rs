@@ -289,6 +289,14 @@ impl CancelOnDrop {
     pub(crate) fn disarm(&mut self) {
         self.0 = None;
     }
+
+    /// Cancels the call now, unless it was disarmed: as dropping it would, at a moment the
+    /// owner chooses.
+    pub(crate) fn cancel_now(&mut self) {
+        if let Some(token) = self.0.take() {
+            token.abandon();
+        }
+    }
 }
 
 impl Drop for CancelOnDrop {

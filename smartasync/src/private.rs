@@ -405,6 +405,13 @@ where
     Box::new(crate::block_on_stream(stream))
 }
 
+/// Calls `make` where `block_on` would poll, with the runtime it would drive the stream
+/// with current: the blocking entry of a `fn` body returning `impl Stream` makes its stream
+/// there, so that Tokio timers and sockets the body makes belong to that runtime.
+pub fn made_in_context<R>(make: impl FnOnce() -> R) -> R {
+    block_on(async move { make() })
+}
+
 /// The blocking entry of an inherent body returning `impl Stream`, unboxed.
 pub use crate::stream::block_on_stream as stream_iter;
 

@@ -290,6 +290,9 @@ impl<T> Stream for IterStream<T> {
 
 impl<T> Drop for IterStream<T> {
     fn drop(&mut self) {
+        // Cancel first, while the body still runs: once the channel is closed, a producer
+        // waiting for room returns, and its callbacks would no longer run.
+        self.call.cancel_now();
         // The producer sees this before its next item, or wakes from waiting for room.
         self.channel.closed.store(true, Ordering::Release);
         let _state = self.channel.lock();

@@ -21,6 +21,8 @@ struct Seen {
     callback_thread: Mutex<Option<ThreadId>>,
     returned: AtomicBool,
     callback_after_return: AtomicBool,
+    /// The iterator is inside a row that waits for the signal.
+    in_row: AtomicBool,
 }
 
 impl Seen {
@@ -117,7 +119,6 @@ where
         1,
         "the callback ran once"
     );
-    assert!(!seen.callback_after_return.load(Ordering::SeqCst));
 }
 
 #[test]
@@ -152,6 +153,32 @@ fn a_body_that_returns_never_sees_its_callback() {
     assert_eq!(runtime.block_on(quick_async(Arc::clone(&seen))), 7);
     assert_eq!(seen.callbacks.load(Ordering::SeqCst), 0);
     assert!(!smartasync::cancelled(), "no body runs on this thread");
+}
+
+#[test]
+fn a_future_dropped_after_its_body_returned_runs_no_callback() {
+    #[smartasync]
+    fn registers_then_returns(seen: Arc<Seen>) -> u32 {
+        let callback = Arc::clone(&seen);
+        smartasync::on_cancel(move || callback.record_callback());
+        seen.returned.store(true, Ordering::SeqCst);
+        7
+    }
+    let seen = Arc::new(Seen::default());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let mut future = Box::pin(registers_then_returns_async(Arc::clone(&seen)));
+        // Polled once: the body runs; its result is never awaited.
+        let _ = tokio::time::timeout(Duration::from_millis(1), &mut future).await;
+        while !seen.returned.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // Generous: the body has returned (and been marked so) long before.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(future);
+    });
+    assert_eq!(seen.callbacks.load(Ordering::SeqCst), 0);
+    assert!(!seen.callback_after_return.load(Ordering::SeqCst));
 }
 
 #[test]
@@ -253,6 +280,9 @@ fn a_dropped_stream_cancels_its_iterator() {
         seen.started.store(true, Ordering::SeqCst);
         // An iterator that blocks in `next` until cancelled, as a slow cursor step would.
         (0..).inspect(move |&row| {
+            if row > 0 {
+                seen.in_row.store(true, Ordering::SeqCst);
+            }
             while row > 0 && !smartasync::cancelled() {
                 thread::sleep(Duration::from_millis(1));
             }
@@ -267,6 +297,10 @@ fn a_dropped_stream_cancels_its_iterator() {
         use futures::StreamExt;
         let mut stream = Box::pin(rows_async(Arc::clone(&seen)));
         assert_eq!(stream.next().await, Some(0));
+        // Dropped while the iterator waits inside its next row, as a slow cursor step.
+        while !seen.in_row.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         drop(stream);
         assert_eq!(seen.callbacks.load(Ordering::SeqCst), 1);
     });

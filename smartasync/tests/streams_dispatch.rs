@@ -368,7 +368,6 @@ fn stream_iterated_on_a_current_thread_runtime_thread_polls_here_with_the_proces
 /// process-wide runtime. (On a worker of a multi-thread runtime it works: that runtime is
 /// current.)
 #[test]
-#[ignore = "bug: the body of a `fn` returning `impl Stream` runs outside the runtime its blocking entry drives the stream with"]
 fn fn_body_making_a_tokio_timer_for_its_stream_works_through_its_blocking_entry() {
     within("interval_ticks() from sync code", || {
         assert_eq!(interval_ticks(3).collect::<Vec<_>>(), [0, 1, 2]);

@@ -272,7 +272,6 @@ fn open_slow_cursor(probe: Probe) -> impl Iterator<Item = Item> {
 /// before its body returned. Made deterministic by an unconsumed item that drops slowly
 /// (anything the dropping thread does between the two steps opens the same window).
 #[test]
-#[ignore = "bug: IterStream's Drop closes the channel before it cancels the call"]
 fn dropped_stream_cancels_its_body_while_the_producer_waits_for_room() {
     within("on_cancel of a stream's body", || {
         let rt = multi_thread("flow-cancel", 2);

@@ -372,7 +372,6 @@ impl Ticker for Clock {
 /// in `streams_dispatch.rs`): the blocking entry of a trait impl's `fn` body returning
 /// `impl Stream` runs the body before any runtime is entered: "there is no reactor running".
 #[test]
-#[ignore = "bug: the body of a `fn` returning `impl Stream` runs outside the runtime its blocking entry drives the stream with"]
 fn dyn_trait_fn_body_making_a_tokio_timer_works_from_sync_code() {
     within("dyn Ticker from sync code", || {
         let clock: Arc<dyn Ticker> = Arc::new(Clock);

@@ -112,7 +112,9 @@ impl Table {
         'life0: 'fut,
         Self: 'fut,
     {
-        ::smartasync::__private::stream_iter(Self::ticks_async(self))
+        ::smartasync::__private::stream_iter(
+            ::smartasync::__private::made_in_context(|| Self::ticks_async(self)),
+        )
     }
 }
 #[allow(clippy::redundant_closure_call)]
@@ -277,7 +279,9 @@ impl Export for Sqlite {
         'life0: 'fut,
         Self: 'fut,
     {
-        ::smartasync::__private::block_on(<Self as Export>::try_export_async(self))
+        ::smartasync::__private::block_on(async {
+                <Self as Export>::try_export_async(self).await
+            })
             .map(::smartasync::__private::block_on_stream)
     }
 }
