@@ -298,6 +298,29 @@ pub mod library {
     }
 }
 
+/// A trait impl's boxed entries no longer name the stream trait its method writes: the
+/// import of it must still count as used.
+pub mod imported_stream {
+    use smartasync::{Stream, smartasync};
+
+    /// Numbers.
+    #[smartasync]
+    pub trait Numbers: Send + Sync {
+        /// Up to `n`.
+        fn upto(&self, n: u32) -> impl Iterator<Item = u32>;
+    }
+
+    /// Numbers from an async source.
+    pub struct Remote;
+
+    #[smartasync]
+    impl Numbers for Remote {
+        async fn upto(&self, n: u32) -> impl Stream<Item = u32> + Send {
+            futures::stream::iter(0..n)
+        }
+    }
+}
+
 #[test]
 fn linted_items_work() {
     use library::{Service, sum, sum_async, sum_later, sum_later_async};

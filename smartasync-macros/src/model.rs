@@ -135,9 +135,11 @@ impl Crossing {
         span: Option<Span>,
     ) -> (TokenStream, TokenStream) {
         let private = quote!(#krate::__private);
+        // Located at the user's token, resolved where it was made (a hidden name stays
+        // hidden).
         let mut name = name.clone();
         if let Some(span) = span {
-            name.set_span(span);
+            name.set_span(span.resolved_at(name.span()));
         }
         let (wrapper, give, lent) = match self {
             Crossing::Shared(_) => (quote!(Shared), quote!(lend), quote!(&#name)),
@@ -156,7 +158,7 @@ impl Crossing {
         // expression does, and a failure here is the one already reported there.
         let mut value = value.clone();
         if let Some(span) = span {
-            value.set_span(span);
+            value.set_span(span.resolved_at(value.span()));
         }
         let mut arguments = Group::new(Delimiter::Parenthesis, value.to_token_stream());
         if let Some(span) = span {

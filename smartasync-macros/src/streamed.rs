@@ -205,7 +205,8 @@ fn declared(plan: &Plan<'_>, items: &Items, async_entry: bool) -> TokenStream {
 fn boxed_iter_body(plan: &Plan<'_>, items: &Items) -> TokenStream {
     let krate = &plan.krate;
     let mut sig = blocking_boxed_signature(plan, items);
-    let rebind = expand::rename_params(&mut sig, plan);
+    let mut rebind = expand::rename_params(&mut sig, plan);
+    rebind.extend(items.named());
     let mut attrs = plan.function.attrs.clone();
     attrs.extend(expand::inner_as_outer(plan));
     attrs.push(syn::parse_quote!(#[allow(clippy::redundant_closure_call)]));
@@ -230,7 +231,8 @@ fn boxed_iter_body(plan: &Plan<'_>, items: &Items) -> TokenStream {
 fn boxed_stream_body(plan: &Plan<'_>, items: &Items) -> TokenStream {
     let krate = &plan.krate;
     let mut sig = async_boxed_signature(plan, items, &expand::provided_bounds(plan));
-    let rebind = expand::rename_params(&mut sig, plan);
+    let mut rebind = expand::rename_params(&mut sig, plan);
+    rebind.extend(items.named());
     let mut attrs = plan.function.attrs.clone();
     attrs.extend(expand::inner_as_outer(plan));
     let block = body_block(plan, rebind);

@@ -10,7 +10,7 @@
 //! fn pages<'life0, 'fut>(&'life0 self) -> Result<impl Iterator<Item = Page> + 'fut, E>
 //! ```
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
 use quote::{quote, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
@@ -31,6 +31,8 @@ pub struct Items {
     pub flow: Flow,
     /// `T` of `Item = T`.
     pub item: Type,
+    /// The trait as written (`Stream<Item = T>`, `futures::Stream<Item = T>`).
+    pub bound: syn::Path,
     /// The written output type.
     pub output: Type,
     /// Whether the items are the `Ok` of a `Result` (its first argument).
@@ -60,6 +62,13 @@ impl Items {
         self.replace(&quote!(_))
     }
 
+    /// A statement that names the trait as written, where the entry's signature no longer
+    /// does (a trait's boxed entries): the user's `use` of it stays used.
+    pub fn named(&self) -> TokenStream {
+        let bound = &self.bound;
+        quote!(let _: ::core::marker::PhantomData<dyn #bound>;)
+    }
+
     /// Where a failed requirement on the items is reported: their type.
     pub fn span(&self) -> Span {
         crate::bound::end_span(&self.item)
@@ -73,19 +82,21 @@ pub fn classify(output: &ReturnType) -> syn::Result<Option<Items>> {
     let ReturnType::Type(_, ty) = output else {
         return Ok(None);
     };
-    if let Some((flow, item)) = flow_of(ty) {
+    if let Some((flow, item, bound)) = flow_of(ty) {
         return Ok(Some(Items {
             flow,
             item,
+            bound,
             output: (**ty).clone(),
             fallible: false,
         }));
     }
     let mut output = (**ty).clone();
-    if let Some((flow, item)) = ok_slot(&mut output).and_then(|slot| flow_of(slot)) {
+    if let Some((flow, item, bound)) = ok_slot(&mut output).and_then(|slot| flow_of(slot)) {
         return Ok(Some(Items {
             flow,
             item,
+            bound,
             output,
             fallible: true,
         }));
@@ -132,7 +143,7 @@ fn ok_slot(ty: &mut Type) -> Option<&mut Type> {
 
 /// `impl Iterator<Item = T>` or `impl Stream<Item = T>` (any path ending so, with any other
 /// bounds), and `T`.
-fn flow_of(ty: &Type) -> Option<(Flow, Type)> {
+fn flow_of(ty: &Type) -> Option<(Flow, Type, syn::Path)> {
     match ty {
         Type::Paren(paren) => flow_of(&paren.elem),
         Type::Group(group) => flow_of(&group.elem),
@@ -141,7 +152,7 @@ fn flow_of(ty: &Type) -> Option<(Flow, Type)> {
     }
 }
 
-fn impl_flow(bounds: &TypeImplTrait) -> Option<(Flow, Type)> {
+fn impl_flow(bounds: &TypeImplTrait) -> Option<(Flow, Type, syn::Path)> {
     bounds.bounds.iter().find_map(|bound| {
         let syn::TypeParamBound::Trait(bound) = bound else {
             return None;
@@ -159,7 +170,7 @@ fn impl_flow(bounds: &TypeImplTrait) -> Option<(Flow, Type)> {
         };
         arguments.args.iter().find_map(|argument| match argument {
             GenericArgument::AssocType(assoc) if assoc.ident == "Item" => {
-                Some((flow, assoc.ty.clone()))
+                Some((flow, assoc.ty.clone(), bound.path.clone()))
             }
             _ => None,
         })
@@ -171,7 +182,7 @@ fn nested(ty: &Type) -> Option<(Span, Flow)> {
     struct Finder(Option<(Span, Flow)>);
     impl<'ast> Visit<'ast> for Finder {
         fn visit_type_impl_trait(&mut self, ty: &'ast TypeImplTrait) {
-            if let Some((flow, _)) = impl_flow(ty) {
+            if let Some((flow, _, _)) = impl_flow(ty) {
                 self.0.get_or_insert((ty.span(), flow));
             }
             visit::visit_type_impl_trait(self, ty);

@@ -216,6 +216,7 @@ impl Export for Sqlite {
         ::smartasync::__private::boxed_iter(
             (move || {
                 let (since,) = (since,);
+                let _: ::core::marker::PhantomData<dyn Iterator<Item = Row>>;
                 self.cursor(since)
             })(),
         )
@@ -266,7 +267,10 @@ impl Export for Sqlite {
             ::smartasync::__private::typed::<
                 Result<_, Error>,
                 _,
-            >(async move { Ok(self.remote().await?.rows()) })
+            >(async move {
+                    let _: ::core::marker::PhantomData<dyn Stream<Item = Row>>;
+                    Ok(self.remote().await?.rows())
+                })
                 .await
                 .map(::smartasync::__private::boxed_stream)
         })
