@@ -238,19 +238,39 @@ impl<T> Unpin for IterStream<T> {}
 impl<T> Stream for IterStream<T> {
     type Item = T;
 
+    // Small, so that the per-item step inlines into the consumer's loop; the rest is
+    // `poll_refill`, once a batch.
+    #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
         if let Some(item) = this.current.next() {
             return Poll::Ready(Some(item));
         }
+        this.poll_refill(cx)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.current.len(), None)
+    }
+}
+
+impl<T> IterStream<T> {
+    /// The next batch (its first item), the end, or a wait for the producer.
+    #[inline(never)]
+    fn poll_refill(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = self;
         if this.finished {
             return Poll::Ready(None);
         }
         std::task::ready!(this.poll_start(cx));
         let mut state = this.channel.lock();
         if let Some(batch) = state.batches.pop_front() {
+            // Only a producer that waits for room needs waking (a wake is a system call).
+            let waiting = state.producer_waits;
             drop(state);
-            this.channel.room.notify_one();
+            if waiting {
+                this.channel.room.notify_one();
+            }
             this.current = batch.into_iter();
             return Poll::Ready(this.current.next());
         }
@@ -281,10 +301,6 @@ impl<T> Stream for IterStream<T> {
                 Poll::Pending
             }
         }
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.current.len(), None)
     }
 }
 
@@ -328,6 +344,8 @@ struct State<T> {
     bound: usize,
     end: Option<End>,
     waker: Option<Waker>,
+    /// The producer waits for room on the condition variable.
+    producer_waits: bool,
 }
 
 impl<T> Channel<T> {
@@ -338,6 +356,7 @@ impl<T> Channel<T> {
                 bound: 1,
                 end: None,
                 waker: None,
+                producer_waits: false,
             }),
             room: Condvar::new(),
             closed: Arc::new(AtomicBool::new(false)),
@@ -357,10 +376,12 @@ impl<T> Channel<T> {
     fn hand_over(&self, batch: Vec<T>) -> bool {
         let mut state = self.lock();
         while state.batches.len() >= state.bound && !self.is_closed() {
+            state.producer_waits = true;
             state = self
                 .room
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
+            state.producer_waits = false;
         }
         if self.is_closed() {
             return false;
@@ -553,6 +574,20 @@ pub fn block_on_stream<S: Stream>(stream: S) -> BlockOnStream<S> {
     }
 }
 
+/// On a thread with no runtime, one poll of `stream` with the process-wide runtime
+/// entered, as [`block_on`] would poll it: an item that is ready costs that poll, not a
+/// whole `block_on`. Elsewhere (and when the item is not ready) `Pending`, and `block_on`
+/// polls again with its own waker, so no wake-up is lost: a stream need only wake the
+/// waker of its latest poll.
+fn ready_here<S: Stream + ?Sized>(stream: Pin<&mut S>) -> Poll<Option<S::Item>> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Poll::Pending;
+    }
+    let _entered = crate::runtime::handle().enter();
+    let mut cx = Context::from_waker(Waker::noop());
+    stream.poll_next(&mut cx)
+}
+
 /// The iterator of [`block_on_stream`].
 #[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct BlockOnStream<S> {
@@ -568,7 +603,10 @@ impl<S: Stream> Iterator for BlockOnStream<S> {
             return None;
         }
         let stream = &mut self.stream;
-        let item = block_on(std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)));
+        let item = match ready_here(stream.as_mut()) {
+            Poll::Ready(item) => item,
+            Poll::Pending => block_on(std::future::poll_fn(|cx| stream.as_mut().poll_next(cx))),
+        };
         self.finished = item.is_none();
         item
     }
