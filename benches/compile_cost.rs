@@ -7,7 +7,9 @@
 //! own, with its own target directory, outside the tracked tree), builds their dependencies
 //! once, then times R rebuilds of each crate per command and prints the medians, ranges and
 //! ratios to the hand-written pairs. Half the methods are written `fn`, half `async fn`.
-//! The last line is machine-readable:
+//! With `--optimized-macros`, the generated workspace compiles the proc macros and their
+//! parsing crates with `opt-level = 3` in the dev profile (`target/compile-cost-optimized/`),
+//! as an application can in its own manifest. The last line is machine-readable:
 //! `compile_cost: check_ratio=.. build_ratio=.. check_ratio_async_trait=.. build_ratio_async_trait=..`.
 
 use std::fmt::Write as _;
@@ -32,20 +34,34 @@ const PRELUDE: &str = "#![allow(clippy::all, dead_code)]\n\
 fn main() {
     let mut methods = 1000;
     let mut rounds = 5;
+    let mut optimized = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
+        if arg == "--optimized-macros" {
+            optimized = true;
+            continue;
+        }
         let value = args.next().and_then(|value| value.parse().ok());
         match (arg.as_str(), value) {
             ("--methods", Some(value)) => methods = value,
             ("--rounds", Some(value)) => rounds = value,
             _ => {
-                eprintln!("usage: compile_cost [--methods N] [--rounds R]");
+                eprintln!("usage: compile_cost [--methods N] [--rounds R] [--optimized-macros]");
                 std::process::exit(2);
             }
         }
     }
-    let root = workspace_root().join("target/compile-cost");
-    write_workspace(&root, methods, 0);
+    let root = workspace_root().join(if optimized {
+        "target/compile-cost-optimized"
+    } else {
+        "target/compile-cost"
+    });
+    let workspace = Workspace {
+        root: root.clone(),
+        methods,
+        optimized,
+    };
+    workspace.write(0);
     eprintln!(
         "compile_cost: building dependencies once in {}",
         root.display()
@@ -63,7 +79,7 @@ fn main() {
         // Round-robin, so that what the machine does meanwhile falls on every contender.
         for _ in 0..rounds {
             for (index, (name, _)) in CRATES.iter().enumerate() {
-                write_workspace(&root, methods, generation);
+                workspace.write(generation);
                 generation += 1;
                 let start = Instant::now();
                 run(&root, &[command, "-p", name]);
@@ -125,33 +141,54 @@ fn run(root: &Path, args: &[&str]) {
     );
 }
 
-/// Writes the workspace; `generation` changes each crate's source (a comment), so that the
-/// next command rebuilds it, and nothing else.
-fn write_workspace(root: &Path, methods: usize, generation: usize) {
-    let smartasync = workspace_root().join("smartasync");
-    let manifest = format!(
-        "[workspace]\nmembers = [{members}]\nresolver = \"3\"\n\n\
+/// The generated workspace.
+struct Workspace {
+    root: PathBuf,
+    methods: usize,
+    /// Proc macros and their parsing crates compiled with optimizations in the dev profile.
+    optimized: bool,
+}
+
+/// What an application adds to its manifest to run the attributes' code optimized.
+const OPTIMIZED_MACROS: &str = "\n[profile.dev.package.smartasync-macros]\nopt-level = 3\n\
+    [profile.dev.package.async-trait]\nopt-level = 3\n\
+    [profile.dev.package.syn]\nopt-level = 3\n\
+    [profile.dev.package.proc-macro2]\nopt-level = 3\n\
+    [profile.dev.package.quote]\nopt-level = 3\n";
+
+impl Workspace {
+    /// Writes the workspace; `generation` changes each crate's source (a comment), so that the
+    /// next command rebuilds it, and nothing else.
+    fn write(&self, generation: usize) {
+        let (root, methods) = (&self.root, self.methods);
+        let smartasync = workspace_root().join("smartasync");
+        let mut manifest = format!(
+            "[workspace]\nmembers = [{members}]\nresolver = \"3\"\n\n\
          [workspace.dependencies]\n\
          smartasync = {{ path = {path:?} }}\n\
          async-trait = \"0.1\"\n\
          tokio = {{ version = \"1\", default-features = false, features = [\"rt\"] }}\n",
-        members = CRATES
-            .iter()
-            .map(|(name, _)| format!("{name:?}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        path = smartasync.display().to_string(),
-    );
-    write_if_changed(&root.join("Cargo.toml"), &manifest);
-    for (name, source) in CRATES {
-        let dir = root.join(name);
-        let package = format!(
-            "[package]\nname = {name:?}\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
+            members = CRATES
+                .iter()
+                .map(|(name, _)| format!("{name:?}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            path = smartasync.display().to_string(),
+        );
+        if self.optimized {
+            manifest.push_str(OPTIMIZED_MACROS);
+        }
+        write_if_changed(&root.join("Cargo.toml"), &manifest);
+        for (name, source) in CRATES {
+            let dir = root.join(name);
+            let package = format!(
+                "[package]\nname = {name:?}\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
              [dependencies]\nsmartasync.workspace = true\nasync-trait.workspace = true\n\
              tokio.workspace = true\n"
-        );
-        write_if_changed(&dir.join("Cargo.toml"), &package);
-        write_if_changed(&dir.join("src/lib.rs"), &source(methods, generation));
+            );
+            write_if_changed(&dir.join("Cargo.toml"), &package);
+            write_if_changed(&dir.join("src/lib.rs"), &source(methods, generation));
+        }
     }
 }
 
