@@ -35,20 +35,25 @@ fn main() {
     let mut methods = 1000;
     let mut rounds = 5;
     let mut optimized = false;
+    let mut smartasync = workspace_root().join("smartasync");
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--optimized-macros" {
             optimized = true;
             continue;
         }
+        if arg == "--smartasync" {
+            match args.next() {
+                Some(path) => smartasync = PathBuf::from(path),
+                None => usage(),
+            }
+            continue;
+        }
         let value = args.next().and_then(|value| value.parse().ok());
         match (arg.as_str(), value) {
             ("--methods", Some(value)) => methods = value,
             ("--rounds", Some(value)) => rounds = value,
-            _ => {
-                eprintln!("usage: compile_cost [--methods N] [--rounds R] [--optimized-macros]");
-                std::process::exit(2);
-            }
+            _ => usage(),
         }
     }
     let root = workspace_root().join(if optimized {
@@ -60,6 +65,7 @@ fn main() {
         root: root.clone(),
         methods,
         optimized,
+        smartasync,
     };
     workspace.write(0);
     eprintln!(
@@ -119,6 +125,14 @@ fn main() {
     );
 }
 
+fn usage() -> ! {
+    eprintln!(
+        "usage: compile_cost [--methods N] [--rounds R] [--optimized-macros] \
+         [--smartasync DIR (another checkout's smartasync/, to compare)]"
+    );
+    std::process::exit(2);
+}
+
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -147,6 +161,8 @@ struct Workspace {
     methods: usize,
     /// Proc macros and their parsing crates compiled with optimizations in the dev profile.
     optimized: bool,
+    /// The runtime crate measured.
+    smartasync: PathBuf,
 }
 
 /// What an application adds to its manifest to run the attributes' code optimized.
@@ -160,8 +176,7 @@ impl Workspace {
     /// Writes the workspace; `generation` changes each crate's source (a comment), so that the
     /// next command rebuilds it, and nothing else.
     fn write(&self, generation: usize) {
-        let (root, methods) = (&self.root, self.methods);
-        let smartasync = workspace_root().join("smartasync");
+        let (root, methods, smartasync) = (&self.root, self.methods, &self.smartasync);
         let mut manifest = format!(
             "[workspace]\nmembers = [{members}]\nresolver = \"3\"\n\n\
          [workspace.dependencies]\n\
