@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use proc_macro2::TokenStream;
 use quote::{quote, ToTokens};
-use syn::{Attribute, Ident, Path};
+use syn::{Attribute, Path};
 
 use crate::args::{Args, Place};
 use crate::expand;
@@ -29,7 +29,14 @@ pub fn function(args: TokenStream, function: &Function) -> TokenStream {
         .as_ref()
         .map_or_else(|_| krate(&Args::default()), krate);
     let options = args.as_ref().ok().cloned().unwrap_or_default();
-    let (plan, checked) = valid::plan(&options, &krate, Site::Function, &[], true, function);
+    let (plan, checked) = valid::plan(
+        &options,
+        &krate,
+        Site::Function,
+        &syn::Generics::default(),
+        true,
+        function,
+    );
     match args.and(checked) {
         Ok(()) => expand::pair(&plan, false),
         Err(error) => {
@@ -157,10 +164,6 @@ fn members(
         errors.push(error);
         Args::default()
     });
-    let block_types: Vec<Ident> = generics
-        .type_params()
-        .map(|param| param.ident.clone())
-        .collect();
     let krate = krate(&args);
     let send = args.not_send.is_none();
     let names: HashSet<String> = items
@@ -204,14 +207,8 @@ fn members(
                 if function.body.is_none() && !matches!(site, Site::Trait) {
                     return function.written();
                 }
-                let (plan, checked) = valid::plan(
-                    &options,
-                    &krate,
-                    site.clone(),
-                    &block_types,
-                    send,
-                    &function,
-                );
+                let (plan, checked) =
+                    valid::plan(&options, &krate, site.clone(), generics, send, &function);
                 match checked {
                     Ok(()) if !refused && options.skip.is_none() => expand::pair(&plan, false),
                     Ok(()) => expand::pair(&plan, true),

@@ -43,10 +43,14 @@ pub fn plan<'a>(
     args: &Args,
     krate: &Path,
     site: Site,
-    block_types: &[syn::Ident],
+    block: &syn::Generics,
     send: bool,
     function: &'a Function,
 ) -> (Plan<'a>, syn::Result<()>) {
+    let block_types: Vec<syn::Ident> = block
+        .type_params()
+        .map(|param| param.ident.clone())
+        .collect();
     let mut errors = Errors::default();
     let sig = &function.sig;
     unsupported_qualifiers(sig, &mut errors);
@@ -105,13 +109,16 @@ pub fn plan<'a>(
         send,
         params,
         output,
-        block_types: block_types.to_vec(),
+        block_types,
         limit: args.limit.clone(),
         lane: args.lane.clone(),
         items,
         batch: args.batch.clone(),
     };
     limit_in_trait(&plan, &mut errors);
+    if offloaded && matches!(plan.site, Site::TraitImpl(_)) {
+        generics_not_static(&plan, block, &mut errors);
+    }
     streaming_options(args, &plan, &mut errors);
     lane_options(args, &plan, &mut errors);
     if plan.copies_body() {
@@ -160,6 +167,108 @@ fn async_suffix(sig: &Signature, errors: &mut Errors) {
             ),
         ));
     }
+}
+
+/// In a trait impl, a type parameter that crosses to another thread must be declared
+/// `'static`: the trait's signature decides its bounds, so the entry cannot ask for it
+/// (on a lone function or inherent method the entry's own bounds do, for its callers).
+fn generics_not_static(plan: &Plan<'_>, block: &syn::Generics, errors: &mut Errors) {
+    let generics = [&plan.function.sig.generics, block];
+    let unbounded: Vec<&syn::Ident> = generics
+        .iter()
+        .flat_map(|generics| generics.type_params())
+        .filter(|param| {
+            !generics
+                .iter()
+                .any(|generics| is_static(generics, &param.ident))
+        })
+        .map(|param| &param.ident)
+        .collect();
+    if unbounded.is_empty() {
+        return;
+    }
+    let crossing = plan
+        .function
+        .sig
+        .inputs
+        .iter()
+        .zip(&plan.params)
+        .filter_map(|(input, param)| match (input, &param.crossing) {
+            (FnArg::Typed(arg), Crossing::Moved(_) | Crossing::Copied) => {
+                Some((&*arg.ty, describe(&arg.pat)))
+            }
+            _ => None,
+        });
+    let output = plan
+        .output
+        .as_ref()
+        .map(|(ty, _)| (ty, "the result".to_owned()));
+    for (ty, what) in crossing.chain(output) {
+        if let Some((mention, span)) = mentions(ty, &unbounded) {
+            errors.push(Error::new(
+                span,
+                format!(
+                    "`{mention}` is not declared `'static`: the `_async` entry of a `fn` body \
+                     sends {what} to another thread, so each type in it must be \
+                     `Send + 'static`, and in a trait impl the trait's signature decides \
+                     `{mention}`'s bounds\n{}",
+                    ways_out(&format!(
+                        "declare `{mention}: Send + 'static` in the trait and in this impl"
+                    ))
+                ),
+            ));
+            return;
+        }
+    }
+}
+
+/// Whether `generics` bound `name` by `'static`, on the parameter or in the `where` clause.
+fn is_static(generics: &syn::Generics, name: &syn::Ident) -> bool {
+    // `'static`, or `Any`, whose supertrait it is (a trait of the user's that has it as a
+    // supertrait cannot be seen from here: `'static` is then asked for too).
+    let static_bound = |bound: &syn::TypeParamBound| match bound {
+        syn::TypeParamBound::Lifetime(lifetime) => lifetime.ident == "static",
+        syn::TypeParamBound::Trait(bound) => bound
+            .path
+            .segments
+            .last()
+            .is_some_and(|segment| segment.ident == "Any"),
+        _ => false,
+    };
+    let on_param = generics
+        .type_params()
+        .any(|param| param.ident == *name && param.bounds.iter().any(static_bound));
+    let in_where = generics.where_clause.iter().any(|clause| {
+        clause.predicates.iter().any(|predicate| match predicate {
+            syn::WherePredicate::Type(predicate) => {
+                matches!(&predicate.bounded_ty, Type::Path(path) if path.qself.is_none() && path.path.is_ident(name))
+                    && predicate.bounds.iter().any(static_bound)
+            }
+            _ => false,
+        })
+    });
+    on_param || in_where
+}
+
+/// The first of `names` that `ty` mentions as a type, and where.
+fn mentions<'n>(ty: &Type, names: &[&'n syn::Ident]) -> Option<(&'n syn::Ident, Span)> {
+    struct Finder<'a, 'n> {
+        names: &'a [&'n syn::Ident],
+        found: Option<(&'n syn::Ident, Span)>,
+    }
+    impl<'ast> Visit<'ast> for Finder<'_, '_> {
+        fn visit_type_path(&mut self, path: &'ast syn::TypePath) {
+            if let (None, Some(ident)) = (&path.qself, path.path.get_ident()) {
+                if let Some(name) = self.names.iter().find(|name| **name == ident) {
+                    self.found.get_or_insert((name, ident.span()));
+                }
+            }
+            syn::visit::visit_type_path(self, path);
+        }
+    }
+    let mut finder = Finder { names, found: None };
+    finder.visit_type(ty);
+    finder.found
 }
 
 /// A trait's declaration has no body to limit: the implementations choose.
