@@ -7,6 +7,10 @@
 //! `async fn`s over reqwest that forward each call to the API at that URL and map its
 //! answers back, so this API answers as that one would.
 //!
+//! A request that takes longer than `--timeout-ms` (default 10 000, `0` for none) gets a
+//! 504 with a JSON message, and its work stops: a SQLite statement is interrupted, a
+//! forwarded request dropped. So does the work of a request whose client disconnects.
+//!
 //! ```text
 //! cargo run --example users_api -- --addr 127.0.0.1:3000 --db /tmp/users.db
 //! cargo run --example users_api -- --addr 127.0.0.1:3000 --db /tmp/users.db --store lane
@@ -18,9 +22,10 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
-use smartasync_example_users::{self as users, Backend};
+use smartasync_example_users::{self as users, ApiRouter, Backend};
 
 /// Serve the users API (JSON CRUD on /users, and /health) over a SQLite file or in front of
 /// another users API.
@@ -29,6 +34,10 @@ struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:3000")]
     addr: SocketAddr,
+    /// Longest a request may take until its answer starts, in milliseconds (0: no limit);
+    /// past it, a 504 and its work is stopped.
+    #[arg(long, value_name = "MS", default_value_t = users::REQUEST_TIMEOUT.as_millis() as u64)]
+    timeout_ms: u64,
     #[command(flatten)]
     backend: Backend,
 }
@@ -64,7 +73,9 @@ async fn main() -> ExitCode {
         }
         println!("shutting down");
     };
-    match users::serve(listener, users, shutdown).await {
+    let timeout = (args.timeout_ms > 0).then(|| Duration::from_millis(args.timeout_ms));
+    let router = ApiRouter::new(users).timeout(timeout).build();
+    match users::serve(listener, router, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: server failed: {error}");

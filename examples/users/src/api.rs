@@ -3,12 +3,14 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path as UrlPath, Query};
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -315,8 +317,9 @@ async fn wrong_method(method: Method, uri: Uri) -> ApiError {
 /// Every error has a JSON body `{"error": "..."}`; a route that touches the store answers
 /// 503 with `Retry-After` when the store is busy (over SQLite: no pooled connection came
 /// free within the store's connection wait, or the file stayed locked by another process
-/// past the busy timeout; over a remote API: that API answered 503), and 502 when the
-/// remote API behind it fails or cannot be reached.
+/// past the busy timeout; over a remote API: that API answered 503), 502 when the
+/// remote API behind it fails or cannot be reached, and 504 when the request takes longer
+/// than its limit ([`REQUEST_TIMEOUT`], or [`ApiRouter::timeout`]): its work is stopped.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -328,42 +331,142 @@ async fn wrong_method(method: Method, uri: Uri) -> ApiError {
 /// let _app: axum::Router = router(users);
 /// # Ok::<(), smartasync_example_users::UserError>(())
 /// ```
+///
+/// Every request is answered within [`REQUEST_TIMEOUT`] (see [`ApiRouter::timeout`]).
 pub fn router(users: Arc<dyn Users>) -> Router {
-    router_with(users, Router::new())
+    ApiRouter::new(users).build()
 }
 
-/// [`router`] plus the routes of `extra`, which share its state, body limit and JSON error
-/// answers for unknown routes and methods. The load example mounts its slow `/report`
-/// endpoints this way (with a state of their own: `Router::with_state` gives a router of
-/// any state type).
+/// [`router`] plus the routes of `extra`, which share its state, body limit, timeout and
+/// JSON error answers for unknown routes and methods. The load example mounts its slow
+/// `/report` endpoints this way (with a state of their own: `Router::with_state` gives a
+/// router of any state type).
 pub fn router_with(users: Arc<dyn Users>, extra: Router<Arc<dyn Users>>) -> Router {
-    Router::new()
-        .route("/health", get(health))
-        .route("/users", get(list_users).post(create_user))
-        .route("/users/export", get(export_users))
-        .route(
-            "/users/{id}",
-            get(get_user).put(update_user).delete(delete_user),
-        )
-        .merge(extra)
-        .fallback(no_route)
-        .method_not_allowed_fallback(wrong_method)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(users)
+    ApiRouter::new(users).routes(extra).build()
 }
 
-/// Serves [`router`] on `listener` until `shutdown` completes; in-flight requests are
-/// allowed to finish.
+/// How long a request may take until its answer starts, unless the router is built with
+/// another [`ApiRouter::timeout`]: 10 s.
+///
+/// Longer than anything a healthy request waits for: a pooled connection
+/// ([`CONNECTION_WAIT`](crate::CONNECTION_WAIT), 2 s) and then a locked file
+/// ([`BUSY_TIMEOUT`](crate::sql::BUSY_TIMEOUT), 5 s), after which the store answers a more
+/// precise 503 itself; and shorter than a remote caller's own limit
+/// ([`REMOTE_TIMEOUT`](crate::REMOTE_TIMEOUT), 30 s), so an API in front of this one hears
+/// the 504 rather than giving up blind. Past it, the work is of no use to anyone: it is
+/// stopped and its connection freed.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The users API's router, with the options [`router`] and [`router_with`] take as they
+/// come: extra routes and the per-request timeout.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// use smartasync_example_users::{ApiRouter, RemoteUsers, Users};
+///
+/// let users: Arc<dyn Users> = Arc::new(RemoteUsers::new("http://127.0.0.1:3000")?);
+/// let _app: axum::Router = ApiRouter::new(users)
+///     .timeout(Some(Duration::from_secs(2)))
+///     .build();
+/// # Ok::<(), smartasync_example_users::UserError>(())
+/// ```
+pub struct ApiRouter {
+    users: Arc<dyn Users>,
+    extra: Router<Arc<dyn Users>>,
+    timeout: Option<Duration>,
+}
+
+impl ApiRouter {
+    /// The API over `users`, with no extra route and a timeout of [`REQUEST_TIMEOUT`].
+    pub fn new(users: Arc<dyn Users>) -> Self {
+        Self {
+            users,
+            extra: Router::new(),
+            timeout: Some(REQUEST_TIMEOUT),
+        }
+    }
+
+    /// Adds the routes of `extra` (see [`router_with`]).
+    #[must_use]
+    pub fn routes(mut self, extra: Router<Arc<dyn Users>>) -> Self {
+        self.extra = self.extra.merge(extra);
+        self
+    }
+
+    /// How long a request may take until its answer starts (`None`: no limit). Past it,
+    /// the request is answered 504 with a JSON message that names the limit, and its
+    /// handler is dropped: a store call it was waiting for is cancelled (a SQLite statement
+    /// is interrupted, see [`crate::interrupt`]), a remote one's HTTP request is dropped.
+    /// A streamed body (the export) is not limited once its first chunk is ready: it runs
+    /// as long as the client reads it.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The router.
+    pub fn build(self) -> Router {
+        let router = Router::new()
+            .route("/health", get(health))
+            .route("/users", get(list_users).post(create_user))
+            .route("/users/export", get(export_users))
+            .route(
+                "/users/{id}",
+                get(get_user).put(update_user).delete(delete_user),
+            )
+            .merge(self.extra)
+            .fallback(no_route)
+            .method_not_allowed_fallback(wrong_method)
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .with_state(self.users);
+        match self.timeout {
+            Some(limit) => router.layer(middleware::from_fn_with_state(limit, time_limit)),
+            None => router,
+        }
+    }
+}
+
+/// The per-request timeout: the handler's future is dropped when `limit` runs out (which
+/// cancels what it awaits), and the client gets a 504 that says so.
+async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    let (method, uri) = (request.method().clone(), request.uri().clone());
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            let message = format!(
+                "the request took longer than its {} limit",
+                human_duration(limit)
+            );
+            tracing::warn!(%method, %uri, "{message}");
+            ApiError::new(StatusCode::GATEWAY_TIMEOUT, message).into_response()
+        }
+    }
+}
+
+/// `10 s`, `1.5 s` or `250 ms`.
+fn human_duration(duration: Duration) -> String {
+    if duration >= Duration::from_secs(1) {
+        format!("{} s", duration.as_secs_f64())
+    } else {
+        format!("{} ms", duration.as_millis())
+    }
+}
+
+/// Serves `router` (such as [`router`] over a store) on `listener` until `shutdown`
+/// completes; in-flight requests are allowed to finish.
 ///
 /// # Errors
 ///
 /// If the server fails to accept connections.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    users: Arc<dyn Users>,
+    router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(users))
+    axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rusqlite::Connection;
 use smartasync::{Lane, smartasync};
 
+use crate::interrupt::{InterruptOnCancel, Interruptible};
 use crate::sql::{self, Durability};
 use crate::users::{NewUser, User, UserError, Users};
 
@@ -60,9 +61,15 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 /// # smartasync_example_users::remove_database(&path)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// A call made through an `_async` entry whose future is dropped while it runs (the client
+/// of a request went away, or the request timed out) is stopped: the statement running is
+/// interrupted, a write is rolled back, and the lane moves on to its next call; a call
+/// still queued on the lane never runs (see [`crate::interrupt`]).
 #[derive(Clone)]
 pub struct LaneStore {
     handle: Arc<Handle>,
+    interrupts: bool,
 }
 
 /// What the clones of one store share; the last one dropped closes the connection.
@@ -124,7 +131,17 @@ impl LaneStore {
                 id,
                 path: path.to_owned(),
             }),
+            interrupts: true,
         })
+    }
+
+    /// This store with its calls never interrupted: a call whose caller went away runs to
+    /// its end, and the calls queued behind it on the lane wait for it. It exists to
+    /// measure what interrupting buys; serve a store that interrupts, the default.
+    #[must_use]
+    pub fn without_interrupts(mut self) -> Self {
+        self.interrupts = false;
+        self
     }
 
     /// The database file this store was opened on.
@@ -161,9 +178,21 @@ impl LaneStore {
         self.with_connection(query)
     }
 
+    /// Stores every user of `news` in one transaction, on the lane's thread: all of them,
+    /// or (on any error, or when the caller goes away) none.
+    ///
+    /// # Errors
+    ///
+    /// As [`sql::create_many`].
+    #[smartasync(lane = USERS_DB)]
+    pub fn create_many(&self, news: &[NewUser]) -> Result<Vec<User>, UserError> {
+        self.with_connection(|connection| sql::create_many(connection, news))
+    }
+
     /// Runs `query` on this store's connection. Only on the lane's thread, where every
     /// method of [`Users`] below runs. The map of connections is not borrowed while
     /// `query` runs, so a query may open or drop stores (through [`call`](Self::call)).
+    /// While `query` runs, the cancellation of the call interrupts its statements.
     fn with_connection<T>(
         &self,
         query: impl FnOnce(&Connection) -> Result<T, UserError>,
@@ -171,7 +200,14 @@ impl LaneStore {
         let connection =
             CONNECTIONS.with(|connections| connections.borrow().get(&self.handle.id).cloned());
         match connection {
-            Some(connection) => query(&connection),
+            Some(connection) => {
+                let _interrupt = if self.interrupts {
+                    Some(InterruptOnCancel::register(&connection)?)
+                } else {
+                    None
+                };
+                query(&connection)
+            }
             None => Err(UserError::Internal(
                 format!(
                     "no connection for `{}` on this thread (not the lane `{}`)",
@@ -222,6 +258,7 @@ impl Users for LaneStore {
     /// thread, `export_async()` on the blocking pool. Its cursor ([`sql::Export`]) owns that
     /// connection and closes it when dropped.
     fn export(&self) -> Result<impl Iterator<Item = Result<User, UserError>>, UserError> {
-        sql::export(Box::new(sql::open_reader(self.path())?))
+        let reader = Box::new(sql::open_reader(self.path())?);
+        sql::export(Interruptible::new(reader, self.interrupts)?)
     }
 }

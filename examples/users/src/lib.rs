@@ -53,6 +53,7 @@
 
 mod api;
 mod backend;
+pub mod interrupt;
 mod lane_store;
 mod remote;
 pub mod sql;
@@ -61,6 +62,7 @@ mod users;
 
 pub use api::*;
 pub use backend::*;
+pub use interrupt::Interruptible;
 pub use lane_store::*;
 pub use remote::*;
 pub use sql::Durability;

@@ -37,6 +37,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// body that is not what the route returns) is [`UserError::Upstream`], whose source is a
 /// [`RemoteError`].
 ///
+/// Cancellation needs nothing here: the `_async` entries are the `async fn`s as written, so
+/// dropping one's future (an API in front of this one whose client left, or whose request
+/// timed out) drops the reqwest request in flight and closes its connection, and the API
+/// behind sees its client go away and stops the work in turn (see [`crate::interrupt`]).
+///
 /// ```no_run
 /// use smartasync_example_users::{RemoteUsers, Users};
 ///

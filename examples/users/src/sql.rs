@@ -46,6 +46,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 
+use crate::store::{MAX_REPORT_WORK, Report};
 use crate::users::{MAX_PAGE, NewUser, User, UserError};
 
 /// How long SQLite retries a statement that finds the file locked by another writer.
@@ -59,14 +60,16 @@ const SCHEMA: &str = "
     );
 ";
 
-/// A locked file after the busy timeout is transient: the caller may retry. Anything else
-/// is internal.
+/// A locked file after the busy timeout is transient: the caller may retry. An interrupted
+/// statement is [`UserError::Interrupted`] (its caller went away, see [`crate::interrupt`]).
+/// Anything else is internal.
 impl From<rusqlite::Error> for UserError {
     fn from(error: rusqlite::Error) -> Self {
         match error.sqlite_error_code() {
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
                 Self::Unavailable(Box::new(error))
             }
+            Some(ErrorCode::OperationInterrupted) => Self::Interrupted,
             _ => Self::Internal(Box::new(error)),
         }
     }
@@ -220,6 +223,57 @@ pub fn create(connection: &Connection, new: &NewUser) -> Result<User, UserError>
         .map_err(|error| write_error(error, &email))
 }
 
+/// Stores every user of `news` on `connection`, in one transaction (`BEGIN IMMEDIATE`, so
+/// the write lock is taken before the first row): all of them, or none.
+///
+/// # Errors
+///
+/// As [`Users::create`](crate::Users::create) for the first user refused, and
+/// [`UserError::Interrupted`] when the caller of the running body went away (checked
+/// before each row, see [`smartasync::cancelled`]; an insert running then is interrupted):
+/// the transaction is rolled back, no row of `news` is stored.
+pub fn create_many(connection: &Connection, news: &[NewUser]) -> Result<Vec<User>, UserError> {
+    let transaction =
+        rusqlite::Transaction::new_unchecked(connection, rusqlite::TransactionBehavior::Immediate)?;
+    let mut created = Vec::with_capacity(news.len());
+    for new in news {
+        // An interrupt stops only a statement running at that moment, and each insert is
+        // short: the rows are where a batch spends its time, so it asks between them.
+        if smartasync::cancelled() {
+            return Err(UserError::Interrupted);
+        }
+        created.push(create(&transaction, new)?);
+    }
+    // An error above drops the transaction, which rolls it back.
+    transaction.commit()?;
+    Ok(created)
+}
+
+/// [`UserStore::report`](crate::UserStore::report) on `connection`.
+///
+/// # Errors
+///
+/// As [`UserStore::report`](crate::UserStore::report).
+pub fn report(connection: &Connection, work: u32) -> Result<Report, UserError> {
+    if work > MAX_REPORT_WORK {
+        return Err(UserError::invalid(format!(
+            "work must be at most {MAX_REPORT_WORK}, got {work}"
+        )));
+    }
+    let (users, checksum) = connection
+        .prepare_cached(
+            "WITH RECURSIVE walk(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM walk WHERE n < ?1)
+             SELECT (SELECT count(*) FROM users), coalesce(sum(n * 31 % 1009), 0)
+             FROM walk WHERE ?1 > 0",
+        )?
+        .query_row(params![work], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok(Report {
+        users,
+        work,
+        checksum,
+    })
+}
+
 /// [`Users::update`](crate::Users::update) on `connection`.
 ///
 /// # Errors
@@ -351,7 +405,8 @@ impl<C: Deref<Target = Connection>> Export<C> {
     /// Ends the read transaction, if it is open: the snapshot is released as soon as it is
     /// not needed, and the connection goes back to its pool as it came out.
     fn end(&mut self) {
-        if std::mem::take(&mut self.in_transaction) {
+        // An interrupted read may have ended the transaction already.
+        if std::mem::take(&mut self.in_transaction) && !self.connection.is_autocommit() {
             // Nothing was written and no statement is running, so this cannot fail on an
             // open database; if it does, the connection is left to its next user as is.
             if let Err(error) = self.connection.execute_batch("ROLLBACK") {

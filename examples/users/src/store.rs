@@ -3,14 +3,14 @@
 use std::fmt;
 use std::io;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::params;
 use serde::{Deserialize, Serialize};
 use smartasync::smartasync;
 
+use crate::interrupt::{CANCEL_POLL, Interruptible};
 use crate::sql::{self, Durability};
 use crate::users::{NewUser, User, UserError, Users};
 
@@ -89,10 +89,16 @@ pub fn remove_database(path: &Path) -> io::Result<()> {
 /// # smartasync_example_users::remove_database(&path)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// A call made through an `_async` entry whose future is dropped (the client of a request
+/// went away, or the request timed out) is stopped: the statement running is interrupted,
+/// a write is rolled back, and the connection goes back to the pool at once (see
+/// [`crate::interrupt`]).
 #[derive(Clone)]
 pub struct UserStore {
     pool: Pool<SqliteConnectionManager>,
     connection_wait: Duration,
+    interrupts: bool,
 }
 
 impl fmt::Debug for UserStore {
@@ -100,6 +106,7 @@ impl fmt::Debug for UserStore {
         f.debug_struct("UserStore")
             .field("pool", &self.pool.state())
             .field("connection_wait", &self.connection_wait)
+            .field("interrupts", &self.interrupts)
             .finish()
     }
 }
@@ -162,6 +169,7 @@ impl UserStore {
         Ok(Self {
             pool,
             connection_wait: CONNECTION_WAIT,
+            interrupts: true,
         })
     }
 
@@ -171,6 +179,16 @@ impl UserStore {
     #[must_use]
     pub fn with_connection_wait(mut self, wait: Duration) -> Self {
         self.connection_wait = wait;
+        self
+    }
+
+    /// This store with its calls never interrupted: a call whose caller went away runs to
+    /// its end, as if nobody could stop it, holding its connection and its thread
+    /// meanwhile. It exists to measure what interrupting buys (`users_load`'s cancel run);
+    /// serve a store that interrupts, the default.
+    #[must_use]
+    pub fn without_interrupts(mut self) -> Self {
+        self.interrupts = false;
         self
     }
 
@@ -184,11 +202,42 @@ impl UserStore {
     /// the pool when dropped. For code that runs its own statements (such as those of
     /// [`sql`]) and its own limits.
     ///
+    /// Inside a body run by an `_async` entry, the connection is [`Interruptible`]: if the
+    /// caller goes away, the statement running on it is interrupted. A caller that is gone
+    /// before a connection came free stops the wait (checked every [`CANCEL_POLL`]).
+    ///
     /// # Errors
     ///
-    /// [`UserError::Unavailable`] when none came free in time.
-    pub fn connection(&self) -> Result<PooledConnection<SqliteConnectionManager>, UserError> {
-        Ok(self.pool.get_timeout(self.connection_wait)?)
+    /// [`UserError::Unavailable`] when none came free in time; [`UserError::Interrupted`]
+    /// when the caller went away first.
+    pub fn connection(
+        &self,
+    ) -> Result<Interruptible<PooledConnection<SqliteConnectionManager>>, UserError> {
+        let connection = if self.interrupts {
+            self.connection_unless_cancelled()?
+        } else {
+            self.pool.get_timeout(self.connection_wait)?
+        };
+        Interruptible::new(connection, self.interrupts)
+    }
+
+    /// The pool's wait in slices of [`CANCEL_POLL`], so that a body whose caller left stops
+    /// waiting (r2d2 has no way to wake a waiter early).
+    fn connection_unless_cancelled(
+        &self,
+    ) -> Result<PooledConnection<SqliteConnectionManager>, UserError> {
+        let deadline = Instant::now() + self.connection_wait;
+        loop {
+            if smartasync::cancelled() {
+                return Err(UserError::Interrupted);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.pool.get_timeout(left.min(CANCEL_POLL)) {
+                Ok(connection) => return Ok(connection),
+                Err(error) if left <= CANCEL_POLL => return Err(error.into()),
+                Err(_) => {}
+            }
+        }
     }
 
     /// A deliberately heavy query standing in for an expensive report: it walks `work` rows
@@ -200,24 +249,19 @@ impl UserStore {
     /// database fails.
     #[smartasync]
     pub fn report(&self, work: u32) -> Result<Report, UserError> {
-        if work > MAX_REPORT_WORK {
-            return Err(UserError::invalid(format!(
-                "work must be at most {MAX_REPORT_WORK}, got {work}"
-            )));
-        }
-        let connection = self.connection()?;
-        let (users, checksum) = connection
-            .prepare_cached(
-                "WITH RECURSIVE walk(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM walk WHERE n < ?1)
-                 SELECT (SELECT count(*) FROM users), coalesce(sum(n * 31 % 1009), 0)
-                 FROM walk WHERE ?1 > 0",
-            )?
-            .query_row(params![work], |row| Ok((row.get(0)?, row.get(1)?)))?;
-        Ok(Report {
-            users,
-            work,
-            checksum,
-        })
+        sql::report(&*self.connection()?, work)
+    }
+
+    /// Stores every user of `news` in one transaction, and returns them with their ids: all
+    /// of them, or (on any error, or when the caller goes away) none. A write, so limited
+    /// to [`WRITERS`] at once, with [`Users::create`](crate::Users::create).
+    ///
+    /// # Errors
+    ///
+    /// As [`sql::create_many`].
+    #[smartasync(limit = WRITERS)]
+    pub fn create_many(&self, news: &[NewUser]) -> Result<Vec<User>, UserError> {
+        sql::create_many(&*self.connection()?, news)
     }
 }
 

@@ -223,6 +223,12 @@ pub enum UserError {
     /// of the above (a 500, a body that is not what the route returns): a fault of the
     /// server behind this one. A server answers 502.
     Upstream(Box<dyn StdError + Send + Sync>),
+    /// The call's async caller went away (its request was dropped by the client or timed
+    /// out) and the SQLite stores stopped it: the statement running was interrupted
+    /// (SQLite's `SQLITE_INTERRUPT`, and a write's transaction rolled back), or the call
+    /// gave up waiting for a connection. Nobody is usually left to read it; a server that
+    /// still has a client answers 503, as for a call that could not run now.
+    Interrupted,
 }
 
 impl UserError {
@@ -241,7 +247,7 @@ impl UserError {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::DuplicateEmail { .. } => StatusCode::CONFLICT,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Interrupted => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,
         }
@@ -259,6 +265,7 @@ impl fmt::Display for UserError {
             Self::Unavailable(error) => write!(f, "the user store is unavailable: {error}"),
             Self::Internal(error) => write!(f, "the user store failed: {error}"),
             Self::Upstream(error) => write!(f, "the remote users API failed: {error}"),
+            Self::Interrupted => f.write_str("the call was stopped: its caller went away"),
         }
     }
 }
