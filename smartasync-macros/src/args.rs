@@ -25,11 +25,17 @@ pub enum Place {
     Inherent,
     /// On a trait or a trait impl.
     Trait,
-    /// On a method inside an annotated block.
+    /// On a method inside an annotated `impl` block.
     Method,
+    /// On a method of an annotated trait.
+    TraitMethod,
 }
 
 impl Place {
+    fn is_method(self) -> bool {
+        matches!(self, Place::Method | Place::TraitMethod)
+    }
+
     fn accepts(self) -> &'static str {
         match self {
             Place::Function => {
@@ -42,6 +48,10 @@ impl Place {
             Place::Method => {
                 "`skip`, `in_place`, `limit = N`, `lane = PATH` or `batch = N` (block-wide \
                  options go on the block)"
+            }
+            Place::TraitMethod => {
+                "`skip` (`in_place`, `limit = N`, `lane = PATH` and `batch = N` go on the \
+                 methods of the trait's implementations)"
             }
         }
     }
@@ -74,7 +84,7 @@ impl Args {
     }
 
     /// Takes the `#[smartasync(..)]` options off a method inside an annotated block.
-    pub fn take_from(attrs: &mut Vec<Attribute>) -> syn::Result<Args> {
+    pub fn take_from(attrs: &mut Vec<Attribute>, place: Place) -> syn::Result<Args> {
         let mut args = Args::default();
         let mut errors: Option<Error> = None;
         let mut found = false;
@@ -106,7 +116,7 @@ impl Args {
                     continue;
                 }
             };
-            match Args::parse_at(tokens, Place::Method) {
+            match Args::parse_at(tokens, place) {
                 Ok(parsed) => args = parsed,
                 Err(error) => match &mut errors {
                     Some(errors) => errors.combine(error),
@@ -145,13 +155,13 @@ fn parse_list(input: ParseStream, place: Place) -> syn::Result<Args> {
             allowed(
                 span,
                 "in_place",
-                matches!(place, Place::Function | Place::Method),
+                matches!(place, Place::Function | Place::Method | Place::TraitMethod),
             )?;
             once(&mut args.in_place, span, "in_place")?;
         } else if input.peek(kw::skip) {
             let span = input.parse::<kw::skip>()?.span;
             no_value(input, "skip")?;
-            allowed(span, "skip", place == Place::Method)?;
+            allowed(span, "skip", place.is_method())?;
             once(&mut args.skip, span, "skip")?;
         } else if input.peek(Token![?]) {
             let question = input.parse::<Token![?]>()?;
@@ -174,7 +184,7 @@ fn parse_list(input: ParseStream, place: Place) -> syn::Result<Args> {
             }
             input.parse::<Token![=]>()?;
             let path = parse_crate_path(input)?;
-            allowed(keyword.span, "crate", place != Place::Method)?;
+            allowed(keyword.span, "crate", !place.is_method())?;
             if args.krate.replace(path).is_some() {
                 return Err(Error::new(keyword.span, "duplicate argument `crate`"));
             }
@@ -191,7 +201,7 @@ fn parse_list(input: ParseStream, place: Place) -> syn::Result<Args> {
             allowed(
                 keyword.span,
                 "lane",
-                matches!(place, Place::Function | Place::Method),
+                matches!(place, Place::Function | Place::Method | Place::TraitMethod),
             )?;
             if args.lane.replace(lane).is_some() {
                 return Err(Error::new(keyword.span, "duplicate argument `lane`"));
@@ -207,7 +217,7 @@ fn parse_list(input: ParseStream, place: Place) -> syn::Result<Args> {
             allowed(
                 keyword.span,
                 "limit",
-                matches!(place, Place::Function | Place::Method),
+                matches!(place, Place::Function | Place::Method | Place::TraitMethod),
             )?;
             if args.limit.replace(permits).is_some() {
                 return Err(Error::new(keyword.span, "duplicate argument `limit`"));
@@ -223,7 +233,7 @@ fn parse_list(input: ParseStream, place: Place) -> syn::Result<Args> {
             allowed(
                 keyword.span,
                 "batch",
-                matches!(place, Place::Function | Place::Method),
+                matches!(place, Place::Function | Place::Method | Place::TraitMethod),
             )?;
             if args.batch.replace(items).is_some() {
                 return Err(Error::new(keyword.span, "duplicate argument `batch`"));

@@ -182,7 +182,12 @@ fn members(
         .map(|item| match item {
             Member::Other(tokens) => tokens,
             Member::Function(mut function) => {
-                let options = Args::take_from(&mut function.attrs);
+                let method = if matches!(site, Site::Trait) {
+                    Place::TraitMethod
+                } else {
+                    Place::Method
+                };
+                let options = Args::take_from(&mut function.attrs, method);
                 // Bad options are reported, and the method still gets its twin's signature
                 // (a stub), so that no "missing `foo_async`" follows in a trait impl.
                 let (options, refused) = match options {
