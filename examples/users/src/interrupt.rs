@@ -41,7 +41,7 @@ use rusqlite::{Connection, InterruptHandle};
 use crate::users::UserError;
 
 /// How often a pooled call waiting for a free connection checks whether its caller left.
-pub const CANCEL_POLL: Duration = Duration::from_millis(20);
+pub const CANCEL_POLL: Duration = Duration::from_millis(10);
 
 /// While alive, the cancellation of the running body interrupts the statement running on
 /// one connection. Dropping it disarms the callback (it stays registered until the body

@@ -42,14 +42,31 @@
 //! ```
 //!
 //! The target there: every request answered (a 2xx, or a 503 with `Retry-After`), no
-//! timeout, no lost write. `--only slow` or `--only overload` runs one part. The exit
-//! status is 1 if a target is missed.
+//! timeout, no lost write. `--only slow` or `--only overload` runs one part.
+//!
+//! The cancel part (`cancel.rs`) runs only when asked, `--only cancel` (about 16 s): 64
+//! clients (`--cancel-clients`) each ask for a report calibrated to about a second, give up
+//! after 100 ms and ask again 400 ms later, while 2 patient clients (`--patient-clients`)
+//! wait for theirs; once against the pooled store as it ships, whose abandoned queries are
+//! interrupted, and once against it `without_interrupts`, each for `--cancel-seconds`
+//! (default 6). It prints a table and
+//!
+//! ```text
+//! cancel: goodput_interrupts=<float> goodput_no_interrupts=<float> ratio=<float> threads_peak_interrupts=<n> ... stop_ms_p50=<float> stop_ms_p99=<float>
+//! ```
+//!
+//! where goodput is reports per second to the patient clients and `stop_ms_*` the time from
+//! a request's drop to the end of its running query, with interrupts. The targets: that
+//! time under 10 ms at p99, and at least twice the goodput. The exit status is 1 if a
+//! target is missed.
 //!
 //! ```text
 //! cargo run --release --example users_load
 //! cargo run --release --example users_load -- --only overload --burst-seconds 3
+//! cargo run --release --example users_load -- --only cancel
 //! ```
 
+mod cancel;
 mod overload;
 
 use std::path::PathBuf;
@@ -87,7 +104,18 @@ struct Args {
     /// connection (1 to 16).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=16))]
     burst_connections: u32,
-    /// Run only one part: the slow reports (`slow`) or the burst of writers (`overload`).
+    /// Length of each of the two runs of the cancel part, in seconds (1 to 10).
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u64).range(1..=10))]
+    cancel_seconds: u64,
+    /// Clients of the cancel part that give up on their report after 100 ms (1 to 256).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=256))]
+    cancel_clients: u64,
+    /// Clients of the cancel part that wait for their report (1 to 16); more than two per
+    /// pooled connection wait for each other past the connection wait (503s).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=16))]
+    patient_clients: u64,
+    /// Run only one part: the slow reports (`slow`), the burst of writers (`overload`), or
+    /// the clients that give up (`cancel`, run only when asked).
     #[arg(long, value_enum)]
     only: Option<Part>,
 }
@@ -96,6 +124,7 @@ struct Args {
 enum Part {
     Slow,
     Overload,
+    Cancel,
 }
 
 /// At most this many requests of each kind per run, whatever the duration.
@@ -326,12 +355,32 @@ fn run(
 
 /// Calibrates the report on a store of its own, so both runs get the same work.
 fn calibrate_once(args: &Args) -> Result<(u32, Duration), String> {
+    calibrate_for(Duration::from_millis(args.slow_ms))
+}
+
+/// Rows of the report that take about `target` alone, calibrated on a store of its own.
+fn calibrate_for(target: Duration) -> Result<(u32, Duration), String> {
     let db = temp_db("calibration");
     let result = UserStore::open_with_pool_size(&db, 1)
         .map_err(|e| format!("cannot open {}: {e}", db.display()))
         .and_then(|store| {
-            calibrate(&store, Duration::from_millis(args.slow_ms))
-                .map_err(|e| format!("calibration failed: {e}"))
+            calibrate(&store, target).map_err(|e| format!("calibration failed: {e}"))
+        });
+    let _ = users::remove_database(&db);
+    result
+}
+
+/// How long one report of `work` rows takes alone, on a store of its own.
+fn time_report(work: u32) -> Result<Duration, String> {
+    let db = temp_db("timing");
+    let result = UserStore::open_with_pool_size(&db, 1)
+        .map_err(|e| format!("cannot open {}: {e}", db.display()))
+        .and_then(|store| {
+            let start = Instant::now();
+            store
+                .report(work)
+                .map_err(|e| format!("the report failed: {e}"))?;
+            Ok(start.elapsed())
         });
     let _ = users::remove_database(&db);
     result
@@ -363,9 +412,25 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if args.only == Some(Part::Cancel) {
+        return match cancel_runs(&args, &client) {
+            Ok((line, met)) => {
+                println!("{line}");
+                if met {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let mut met = true;
     let mut last_lines = Vec::new();
-    if args.only != Some(Part::Overload) {
+    if args.only.is_none() || args.only == Some(Part::Slow) {
         match slow_runs(&args, &client) {
             Ok((line, slow_met)) => {
                 met &= slow_met;
@@ -377,7 +442,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    if args.only != Some(Part::Slow) {
+    if args.only.is_none() || args.only == Some(Part::Overload) {
         match overload_runs(&args, &client) {
             Ok((line, overload_met)) => {
                 met &= overload_met;
@@ -471,4 +536,88 @@ fn overload_runs(args: &Args, client: &tokio::runtime::Runtime) -> Result<(Strin
         format!("overload:{threads}{health} failures={failures}"),
         met,
     ))
+}
+
+/// Reports that take about this long alone, in the cancel part.
+const CANCEL_QUERY: Duration = Duration::from_secs(1);
+
+/// The cancel part, on a report calibrated to about [`CANCEL_QUERY`]: the same clients
+/// against a store that interrupts abandoned queries and one that does not. The summary
+/// line and whether the targets were met: abandoned queries that were running stop within
+/// a few ms of their request's drop, and the patient clients get at least twice the
+/// reports with interrupts.
+fn cancel_runs(args: &Args, client: &tokio::runtime::Runtime) -> Result<(String, bool), String> {
+    // A tenth of the length, scaled: the query walks rows at a steady rate.
+    let (tenth, _) = calibrate_for(CANCEL_QUERY / 10)?;
+    let work = (u64::from(tenth) * 10).min(u64::from(users::MAX_REPORT_WORK)) as u32;
+    let took = time_report(work)?;
+    let length = Duration::from_secs(args.cancel_seconds);
+    println!(
+        "cancel: two runs of {} s, {} clients giving up after {} ms (then {} ms pause), {} \
+         patient clients, report work={work} ({:.0} ms alone), {} pooled connection(s), \
+         /health probed every {} ms",
+        args.cancel_seconds,
+        args.cancel_clients,
+        cancel::GIVE_UP.as_millis(),
+        cancel::IMPATIENT_PAUSE.as_millis(),
+        args.patient_clients,
+        took.as_secs_f64() * 1e3,
+        connections(args),
+        PROBE_INTERVAL.as_millis()
+    );
+    let mut outcomes = Vec::new();
+    for variant in cancel::Variant::ALL {
+        outcomes.push(cancel::run(
+            variant,
+            connections(args),
+            work,
+            args.cancel_clients,
+            args.patient_clients,
+            length,
+            client,
+        )?);
+    }
+    let (with, without) = (&outcomes[0], &outcomes[1]);
+    let (good_with, good_without) = (with.goodput(length), without.goodput(length));
+    let ratio = good_with / good_without;
+    let stop_p50 = percentile(&with.stop_running_ms, 0.50);
+    let stop_p99 = percentile(&with.stop_running_ms, 0.99);
+    println!();
+    println!(
+        "| store | goodput (reports/s to patient clients) | blocking threads at peak | /health p99 | abandoned requests | stop after drop, running query p50 / p99 | stop after drop, waiting for a connection p50 / p99 |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (variant, outcome) in cancel::Variant::ALL.iter().zip(&outcomes) {
+        println!(
+            "| {} | {:.2} | {} | {:.2} ms | {} | {:.1} / {:.1} ms ({}) | {:.1} / {:.1} ms ({}) |",
+            variant.name(),
+            outcome.goodput(length),
+            outcome.blocking_threads_peak,
+            percentile(&outcome.health_ms, 0.99),
+            outcome.abandoned,
+            percentile(&outcome.stop_running_ms, 0.50),
+            percentile(&outcome.stop_running_ms, 0.99),
+            outcome.stop_running_ms.len(),
+            percentile(&outcome.stop_waiting_ms, 0.50),
+            percentile(&outcome.stop_waiting_ms, 0.99),
+            outcome.stop_waiting_ms.len(),
+        );
+    }
+    println!();
+    let met = stop_p99 < 10.0 && ratio >= 2.0;
+    println!(
+        "targets (running queries stop within 10 ms of their drop at p99, goodput >= 2x): {}",
+        if met { "met" } else { "MISSED" }
+    );
+    let line = format!(
+        "cancel: goodput_interrupts={good_with:.2} goodput_no_interrupts={good_without:.2} \
+         ratio={ratio:.1} threads_peak_interrupts={} threads_peak_no_interrupts={} \
+         health_p99_ms_interrupts={:.3} health_p99_ms_no_interrupts={:.3} \
+         stop_ms_p50={stop_p50:.2} stop_ms_p99={stop_p99:.2}",
+        with.blocking_threads_peak,
+        without.blocking_threads_peak,
+        percentile(&with.health_ms, 0.99),
+        percentile(&without.health_ms, 0.99),
+    );
+    Ok((line, met))
 }

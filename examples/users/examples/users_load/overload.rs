@@ -91,18 +91,18 @@ impl Variant {
 
 /// Live and peak threads of one runtime, kept by its thread start and stop hooks.
 #[derive(Default)]
-struct ThreadGauge {
+pub struct ThreadGauge {
     alive: AtomicUsize,
-    peak: AtomicUsize,
+    pub peak: AtomicUsize,
 }
 
 impl ThreadGauge {
-    fn started(&self) {
+    pub fn started(&self) {
         let alive = self.alive.fetch_add(1, Ordering::SeqCst) + 1;
         self.peak.fetch_max(alive, Ordering::SeqCst);
     }
 
-    fn stopped(&self) {
+    pub fn stopped(&self) {
         self.alive.fetch_sub(1, Ordering::SeqCst);
     }
 }
@@ -236,7 +236,7 @@ async fn writer(client: reqwest::Client, base: String, writer: u32, deadline: In
 
 /// `/health` every [`PROBE_INTERVAL`] until `deadline`, from a thread and a runtime of its
 /// own so that the writers' client does not delay the probes: latencies and failures.
-fn probe(base: String, deadline: Instant) -> std::thread::JoinHandle<(Vec<f64>, usize)> {
+pub fn probe(base: String, deadline: Instant) -> std::thread::JoinHandle<(Vec<f64>, usize)> {
     std::thread::Builder::new()
         .name("load-probe".to_owned())
         .spawn(move || {
