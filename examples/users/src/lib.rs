@@ -47,6 +47,11 @@
 //!   cursor that owns its connection ([`sql::Export`], whose docs say why it reads in keyset
 //!   batches inside one read transaction), over HTTP from the lines of an NDJSON body. The
 //!   API serves it as `GET /users/export` (`application/x-ndjson`), the CLI as `export`.
+//! - A request whose client goes away, or that takes longer than the API's limit
+//!   ([`REQUEST_TIMEOUT`], 10 s, then a 504 with a JSON message; [`ApiRouter::timeout`]),
+//!   stops its work: the SQLite stores interrupt the statement it runs and roll back its
+//!   write ([`interrupt`] says how the interrupt is registered and why it never reaches
+//!   another call), and the remote store drops its HTTP request.
 //! - The deliberately slow [`UserStore::report`] is not part of [`Users`] and has no route
 //!   in [`router`]: any client could spend a second of CPU per request on it. The load
 //!   example mounts it on its own servers with [`router_with`].
