@@ -238,9 +238,6 @@ impl<T> Unpin for IterStream<T> {}
 impl<T> Stream for IterStream<T> {
     type Item = T;
 
-    // Small, so that the per-item step inlines into the consumer's loop; the rest is
-    // `poll_refill`, once a batch.
-    #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
         if let Some(item) = this.current.next() {
@@ -255,8 +252,10 @@ impl<T> Stream for IterStream<T> {
 }
 
 impl<T> IterStream<T> {
-    /// The next batch (its first item), the end, or a wait for the producer.
-    #[inline(never)]
+    /// The next batch (its first item), the end, or a wait for the producer. Left to the
+    /// compiler to inline: forcing the per-item step apart from it measured slower at
+    /// large batches (BENCHMARKS.md, Streams).
+    #[inline]
     fn poll_refill(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self;
         if this.finished {
