@@ -56,6 +56,23 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
+    /// The entry made of these parts.
+    pub(crate) fn emit(
+        plan: &Plan<'_>,
+        boxed: bool,
+        attrs: Vec<Attribute>,
+        sig: &impl ToTokens,
+        body: Option<TokenStream>,
+    ) -> TokenStream {
+        Entry {
+            attrs,
+            sig: sig.to_token_stream(),
+            body,
+            boxed,
+        }
+        .tokens(plan)
+    }
+
     pub(crate) fn tokens(self, plan: &Plan<'_>) -> TokenStream {
         let Entry {
             mut attrs,
@@ -110,13 +127,7 @@ fn written(plan: &Plan<'_>) -> TokenStream {
             body.with_prelude(prelude)
         }
     });
-    Entry {
-        boxed: false,
-        attrs,
-        sig: sig.into_token_stream(),
-        body,
-    }
-    .tokens(plan)
+    Entry::emit(plan, false, attrs, &sig, body)
 }
 
 /// The generated entry.
@@ -211,13 +222,7 @@ fn blocking(plan: &Plan<'_>) -> TokenStream {
             }
         }
     };
-    Entry {
-        boxed: false,
-        attrs,
-        sig: sig.into_token_stream(),
-        body: Some(body),
-    }
-    .tokens(plan)
+    Entry::emit(plan, false, attrs, &sig, Some(body))
 }
 
 const OFFLOADED: &str = "runs the same body on a blocking-pool thread (`smartasync::unblock`), \
@@ -281,13 +286,7 @@ fn offloaded(plan: &Plan<'_>) -> TokenStream {
         &sig,
         quote!(-> impl ::core::future::Future<Output = #output> + ::core::marker::Send + 'static),
     );
-    Entry {
-        boxed: false,
-        attrs,
-        sig,
-        body: Some(body),
-    }
-    .tokens(plan)
+    Entry::emit(plan, false, attrs, &sig, Some(body))
 }
 
 /// The boxed async entry of a `fn foo` body in a trait impl: as [`offloaded`], but its
@@ -321,13 +320,13 @@ fn boxed_offloaded(plan: &Plan<'_>) -> TokenStream {
         output_span.expect("an output"),
     );
     let arguments = call_arguments(call, output_span);
-    Entry {
-        boxed: true,
+    Entry::emit(
+        plan,
+        true,
         attrs,
-        sig: sig.into_token_stream(),
-        body: Some(quote!({ #checks #boxer #arguments })),
-    }
-    .tokens(plan)
+        &sig,
+        Some(quote!({ #checks #boxer #arguments })),
+    )
 }
 
 /// In an entry whose signature is a trait's (so it cannot carry bounds of its own), each
@@ -667,13 +666,7 @@ fn in_place(plan: &Plan<'_>) -> TokenStream {
             }
         }
     };
-    Entry {
-        boxed: false,
-        attrs,
-        sig: sig.into_token_stream(),
-        body: Some(body),
-    }
-    .tokens(plan)
+    Entry::emit(plan, false, attrs, &sig, Some(body))
 }
 
 /// The boxed async entry of a `fn foo` body that runs in place: under `in_place` in a trait
@@ -709,13 +702,7 @@ fn boxed_in_place(plan: &Plan<'_>) -> TokenStream {
             #krate::__private::in_place(move || #path(#(#args),*))
         })
     });
-    Entry {
-        boxed: true,
-        attrs,
-        sig: sig.into_token_stream(),
-        body: Some(body),
-    }
-    .tokens(plan)
+    Entry::emit(plan, true, attrs, &sig, Some(body))
 }
 
 /// The async entry declared by a trait for a method without a body.
@@ -731,13 +718,7 @@ fn declared(plan: &Plan<'_>) -> TokenStream {
         ),
     );
     let sig = boxed::signature(plan, &plan.function.sig, &[]);
-    Entry {
-        boxed: true,
-        attrs,
-        sig: sig.into_token_stream(),
-        body: None,
-    }
-    .tokens(plan)
+    Entry::emit(plan, true, attrs, &sig, None)
 }
 
 /// The bounds a provided body's boxed future needs of `Self` to be `Send`: it holds the

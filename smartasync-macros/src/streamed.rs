@@ -191,13 +191,7 @@ fn declared(plan: &Plan<'_>, items: &Items, async_entry: bool) -> TokenStream {
             blocking_boxed_signature(plan, items),
         )
     };
-    Entry {
-        boxed: true,
-        attrs,
-        sig: sig.into_token_stream(),
-        body: None,
-    }
-    .tokens(plan)
+    Entry::emit(plan, true, attrs, &sig, None)
 }
 
 /// The blocking entry of a trait impl's (or a provided) `fn` body returning an iterator:
@@ -217,13 +211,7 @@ fn boxed_iter_body(plan: &Plan<'_>, items: &Items) -> TokenStream {
     } else {
         quote!({ #krate::__private::boxed_iter((move || #block)()) })
     };
-    Entry {
-        boxed: true,
-        attrs,
-        sig: sig.into_token_stream(),
-        body: Some(body),
-    }
-    .tokens(plan)
+    Entry::emit(plan, true, attrs, &sig, Some(body))
 }
 
 /// The async entry of a trait impl's (or a provided) body returning a stream, written
@@ -264,13 +252,7 @@ fn boxed_stream_body(plan: &Plan<'_>, items: &Items) -> TokenStream {
             })
         }
     };
-    Entry {
-        boxed: true,
-        attrs,
-        sig: sig.into_token_stream(),
-        body: Some(body),
-    }
-    .tokens(plan)
+    Entry::emit(plan, true, attrs, &sig, Some(body))
 }
 
 /// The body as a block after `prelude`, or, where it does not parse, an unreachable one
@@ -382,13 +364,7 @@ fn stream_of_iter(plan: &Plan<'_>, items: &Items) -> TokenStream {
         stream
     };
     set_output(&mut sig, syn::parse_quote!(#output));
-    Entry {
-        boxed: false,
-        attrs,
-        sig: sig.into_token_stream(),
-        body: Some(body),
-    }
-    .tokens(plan)
+    Entry::emit(plan, false, attrs, &sig, Some(body))
 }
 
 /// The boxed async entry of a trait impl's `fn` body returning an iterator.
@@ -422,13 +398,7 @@ fn boxed_stream_of_iter(plan: &Plan<'_>, items: &Items) -> TokenStream {
     } else {
         quote!({ #checks #stream_boxer(#call) })
     };
-    Entry {
-        boxed: true,
-        attrs,
-        sig: sig.into_token_stream(),
-        body: Some(body),
-    }
-    .tokens(plan)
+    Entry::emit(plan, true, attrs, &sig, Some(body))
 }
 
 /// Where an offloaded iterator runs, for the docs.
@@ -548,13 +518,7 @@ fn iter_of_stream(plan: &Plan<'_>, items: &Items) -> TokenStream {
             }
         }
     };
-    Entry {
-        boxed: false,
-        attrs,
-        sig: sig.into_token_stream(),
-        body: Some(quote!({ #body })),
-    }
-    .tokens(plan)
+    Entry::emit(plan, false, attrs, &sig, Some(quote!({ #body })))
 }
 
 /// The blocking entry of a trait impl's body returning a stream: the boxed stream of the
@@ -589,11 +553,5 @@ fn boxed_iter_of_stream(plan: &Plan<'_>, items: &Items) -> TokenStream {
     } else {
         quote!({ #private::block_on_stream(#call) })
     };
-    Entry {
-        boxed: true,
-        attrs,
-        sig: sig.into_token_stream(),
-        body: Some(body),
-    }
-    .tokens(plan)
+    Entry::emit(plan, true, attrs, &sig, Some(body))
 }
