@@ -27,13 +27,13 @@ use std::time::{Duration, Instant};
 use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
+use reqwest::StatusCode;
 use smartasync::smartasync;
-use smartasync_example_users::{self as users, Api, ApiError, Report, UserError, UserStore, sql};
+use smartasync_example_users::{self as users, sql, Api, ApiError, Report, UserError, UserStore};
 
-use crate::overload::{ThreadGauge, probe};
-use crate::{ReportQuery, http_client, percentile, temp_db};
+use crate::overload::{probe, ThreadGauge};
+use crate::{http_client, percentile, temp_db, ReportQuery};
 
 /// Worker threads of each server runtime.
 const WORKERS: usize = 2;
@@ -229,21 +229,7 @@ pub fn run(
             Variant::NoInterrupts => store.without_interrupts(),
         };
         let stops = Stops::default();
-        let gauge = Arc::new(ThreadGauge::default());
-        let server = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(WORKERS)
-            .thread_name(format!("cancel-{}", variant.key()))
-            .on_thread_start({
-                let gauge = Arc::clone(&gauge);
-                move || gauge.started()
-            })
-            .on_thread_stop({
-                let gauge = Arc::clone(&gauge);
-                move || gauge.stopped()
-            })
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot build the server runtime: {e}"))?;
+        let (server, gauge) = ThreadGauge::runtime(format!("cancel-{}", variant.key()), WORKERS)?;
         let route = Router::new()
             .route("/report", get(report))
             .with_state((store.clone(), stops.clone()));

@@ -17,20 +17,20 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
+use reqwest::StatusCode;
 use smartasync_example_users::{
-    self as users, LaneStore, NewUser, USERS_DB, UnlimitedStore, User, UserError, UserStore, Users,
-    sql::Durability,
+    self as users, sql::Durability, LaneStore, NewUser, UnlimitedStore, User, UserError, UserStore,
+    Users, USERS_DB,
 };
 
 #[cfg(doc)]
 use crate::REQUEST_TIMEOUT;
-use crate::{PROBE_INTERVAL, http_client, percentile, temp_db};
+use crate::{http_client, percentile, temp_db, PROBE_INTERVAL};
 
 /// Worker threads of each server runtime.
 const WORKERS: usize = 2;
@@ -104,6 +104,30 @@ impl ThreadGauge {
 
     pub fn stopped(&self) {
         self.alive.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// A server runtime of `workers` threads named `name`, whose threads (workers and
+    /// blocking pool) the returned gauge counts.
+    pub fn runtime(
+        name: String,
+        workers: usize,
+    ) -> Result<(tokio::runtime::Runtime, Arc<ThreadGauge>), String> {
+        let gauge = Arc::new(ThreadGauge::default());
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name(name)
+            .on_thread_start({
+                let gauge = Arc::clone(&gauge);
+                move || gauge.started()
+            })
+            .on_thread_stop({
+                let gauge = Arc::clone(&gauge);
+                move || gauge.stopped()
+            })
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot build the server runtime: {e}"))?;
+        Ok((runtime, gauge))
     }
 }
 
@@ -282,21 +306,7 @@ pub fn run(
         let store = variant
             .open(&db, connections)
             .map_err(|e| format!("cannot open {}: {e}", db.display()))?;
-        let gauge = Arc::new(ThreadGauge::default());
-        let server = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(WORKERS)
-            .thread_name(format!("ovl-{}", variant.key()))
-            .on_thread_start({
-                let gauge = Arc::clone(&gauge);
-                move || gauge.started()
-            })
-            .on_thread_stop({
-                let gauge = Arc::clone(&gauge);
-                move || gauge.stopped()
-            })
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot build the server runtime: {e}"))?;
+        let (server, gauge) = ThreadGauge::runtime(format!("ovl-{}", variant.key()), WORKERS)?;
         let addr = server
             .block_on(users::spawn_server(users::router(store)))
             .map_err(|e| format!("cannot bind a loopback port: {e}"))?;
