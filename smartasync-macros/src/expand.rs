@@ -569,7 +569,11 @@ fn lane_dispatch(plan: &Plan<'_>) -> TokenStream {
 pub(crate) fn lane_ref(krate: &Path, lane: &Path) -> TokenStream {
     let span = bound::end_span_of(lane);
     let check = bound::respan(quote!(#krate::__private::lane), span);
-    quote!(#check(&#lane))
+    // The whole call at the path, so that a failure is reported there, not at the
+    // attribute of the block the method is in.
+    let borrow = bound::respan(quote!(&), span);
+    let arguments = call_arguments(quote!(#borrow #lane), Some(span));
+    quote!(#check #arguments)
 }
 
 /// `limit = N`: the `static` through which an entry finds the function's limit, shared by
