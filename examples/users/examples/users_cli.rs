@@ -13,6 +13,7 @@
 //! cargo run --example users_cli -- --remote http://127.0.0.1:3000 get 1
 //! cargo run --example users_cli -- --remote http://127.0.0.1:3000 rm 1
 //! cargo run --example users_cli -- export | head
+//! cargo run --example users_cli -- import users.json   # a JSON array of {"name", "email"}
 //! ```
 //!
 //! Users are printed one per line as `id<TAB>name<TAB>email`. Exit status: 0 on success,
@@ -20,6 +21,7 @@
 //! database, or the remote API and the way to it), 2 for a usage error.
 
 use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -58,6 +60,11 @@ enum Command {
     Rm { id: i64 },
     /// Print every user by id, each as soon as it is read.
     Export,
+    /// Add every user of a JSON array (`[{"name": .., "email": ..}, ..]`), all or none.
+    Import {
+        /// The JSON file, or `-` for stdin.
+        file: PathBuf,
+    },
 }
 
 fn print(user: &User) {
@@ -81,9 +88,43 @@ fn export(users: &dyn Users) -> Result<(), UserError> {
     Ok(())
 }
 
+/// Reads the users of `file` (`-`: stdin) and imports them in one call; prints how many
+/// were added and their ids. A file that cannot be read or is not a JSON array of users is
+/// refused before the service is called.
+fn import(users: &dyn Users, file: &Path) -> Result<(), UserError> {
+    let stdin = file == Path::new("-");
+    let refused = |why: String| UserError::Invalid {
+        reason: if stdin {
+            format!("stdin {why}")
+        } else {
+            format!("`{}` {why}", file.display())
+        },
+    };
+    let text = if stdin {
+        std::io::read_to_string(std::io::stdin().lock())
+    } else {
+        std::fs::read_to_string(file)
+    }
+    .map_err(|error| refused(format!("cannot be read: {error}")))?;
+    let news: Vec<NewUser> = serde_json::from_str(&text)
+        .map_err(|error| refused(format!("is not a JSON array of users: {error}")))?;
+    let imported = users.import(news)?;
+    match (imported.first(), imported.last()) {
+        (Some(first), Some(last)) => println!(
+            "imported {} users, ids {} to {}",
+            imported.len(),
+            first.id,
+            last.id
+        ),
+        _ => println!("imported 0 users"),
+    }
+    Ok(())
+}
+
 fn run(users: &dyn Users, command: Command) -> Result<(), UserError> {
     match command {
         Command::Export => export(users)?,
+        Command::Import { file } => import(users, &file)?,
         Command::Add { name, email } => print(&users.create(&NewUser { name, email })?),
         Command::List { after, limit } => users.list(after, limit)?.iter().for_each(print),
         Command::Get { id } => print(&users.get(id)?),

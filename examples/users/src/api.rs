@@ -12,13 +12,13 @@ use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::StreamExt;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use crate::store::MAX_BODY_BYTES;
+use crate::store::{MAX_BODY_BYTES, MAX_IMPORT_BYTES};
 use crate::users::{NewUser, User, UserError, Users};
 
 /// An error response: a status and a JSON body `{"error": "<message>"}`.
@@ -103,7 +103,7 @@ impl From<UserError> for ApiError {
 /// Any Axum extractor `E`, rejecting with an [`ApiError`] (a JSON message) instead of
 /// plain text, with the status `E` chose: `Api<Json<T>>` (400 for malformed JSON, 422 for
 /// missing or mistyped fields, 415 without a JSON content type, 413 over
-/// [`MAX_BODY_BYTES`]), `Api<Path<i64>>` and `Api<Query<T>>` (400).
+/// [`MAX_BODY_BYTES`] or the route's own limit), `Api<Path<i64>>` and `Api<Query<T>>` (400).
 ///
 /// ```
 /// use axum::extract::{Json, Path};
@@ -181,6 +181,16 @@ async fn create_user(
         Json(user),
     )
         .into_response())
+}
+
+/// `POST /users/import`: a JSON array of new users, stored all or none; 201 with the
+/// stored users, in order, with their ids (the answer is about as large as the request,
+/// which is what a client needs to refer to them afterwards).
+async fn import_users(
+    State(users): State<Arc<dyn Users>>,
+    Api(Json(news)): Api<Json<Vec<NewUser>>>,
+) -> Result<(StatusCode, Json<Vec<User>>), ApiError> {
+    Ok((StatusCode::CREATED, Json(users.import_async(news).await?)))
 }
 
 async fn get_user(
@@ -309,6 +319,7 @@ async fn wrong_method(method: Method, uri: Uri) -> ApiError {
 /// | `GET /health` | 200 `{"status":"ok"}` |
 /// | `GET /users?after=&limit=` | 200, a page of users by id |
 /// | `POST /users` `{"name","email"}` | 201 and the user (with a `Location`); 409 duplicate email; 422 invalid |
+/// | `POST /users/import` `[{"name","email"}, ...]` | 201 and the users, all stored or none; 409 for any duplicate email; 422 for any invalid user (named by its index); body up to [`MAX_IMPORT_BYTES`](crate::MAX_IMPORT_BYTES) |
 /// | `GET /users/{id}` | 200; 404 |
 /// | `PUT /users/{id}` `{"name","email"}` | 200; 404; 409; 422 |
 /// | `DELETE /users/{id}` | 204; 404 |
@@ -413,6 +424,12 @@ impl ApiRouter {
             .route("/health", get(health))
             .route("/users", get(list_users).post(create_user))
             .route("/users/export", get(export_users))
+            // A body limit of its own: the route exists for batches larger than the
+            // default allows. This layer is inside the router's, so it wins.
+            .route(
+                "/users/import",
+                post(import_users).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+            )
             .route(
                 "/users/{id}",
                 get(get_user).put(update_user).delete(delete_user),

@@ -240,6 +240,13 @@ impl Users for LaneStore {
         self.with_connection(|connection| sql::create(connection, new))
     }
 
+    /// [`create_many`](LaneStore::create_many): on the lane's thread, where this body
+    /// runs, its blocking entry runs inline.
+    #[smartasync(lane = USERS_DB)]
+    fn import(&self, users: Vec<NewUser>) -> Result<Vec<User>, UserError> {
+        self.create_many(&users)
+    }
+
     #[smartasync(lane = USERS_DB)]
     fn update(&self, id: i64, new: &NewUser) -> Result<User, UserError> {
         self.with_connection(|connection| sql::update(connection, id, new))

@@ -39,14 +39,20 @@
 //! - Every statement is parameterized; user input never becomes SQL text.
 //! - Client mistakes are 4xx with a JSON body `{"error": "..."}`, including malformed JSON,
 //!   missing fields, a bad id in the path and an oversized body (the limit is
-//!   [`MAX_BODY_BYTES`]). [`UserError::status`] is the one mapping from errors to statuses,
-//!   and [`RemoteUsers`] maps the statuses back to the same errors, so an API in front of
-//!   another answers as the one behind would. Only [`UserError::Internal`] is a 500;
-//!   a failing or unreachable API behind this one is [`UserError::Upstream`], a 502.
+//!   [`MAX_BODY_BYTES`], [`MAX_IMPORT_BYTES`] for an import). [`UserError::status`] is the
+//!   one mapping from errors to statuses, and [`RemoteUsers`] maps the statuses back to
+//!   the same errors, so an API in front of another answers as the one behind would. Only
+//!   [`UserError::Internal`] is a 500; a failing or unreachable API behind this one is
+//!   [`UserError::Upstream`], a 502.
 //! - [`Users::export`] streams every user by id in bounded memory: over SQLite from a
 //!   cursor that owns its connection ([`sql::Export`], whose docs say why it reads in keyset
 //!   batches inside one read transaction), over HTTP from the lines of an NDJSON body. The
 //!   API serves it as `GET /users/export` (`application/x-ndjson`), the CLI as `export`.
+//! - [`Users::import`] stores a batch all or none: every user checked first, then one
+//!   transaction ([`sql::create_many`]). The API serves it as `POST /users/import` (a JSON
+//!   array, answered 201 with the stored users), the CLI as `import FILE`. A client that
+//!   gives up on a large import (`curl --max-time`) stops it between two rows, and the
+//!   transaction is rolled back: no row of it is stored.
 //! - A request whose client goes away, or that takes longer than the API's limit
 //!   ([`REQUEST_TIMEOUT`], 10 s, then a 504 with a JSON message; [`ApiRouter::timeout`]),
 //!   stops its work: the SQLite stores interrupt the statement it runs and roll back its

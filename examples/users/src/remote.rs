@@ -157,6 +157,20 @@ impl Users for RemoteUsers {
         decode(response).await
     }
 
+    /// `POST /users/import` with the users as a JSON array; the answer is the stored users.
+    /// A 409 names one of `users`' emails, which becomes the [`UserError::DuplicateEmail`].
+    async fn import(&self, users: Vec<NewUser>) -> Result<Vec<User>, UserError> {
+        let request = self
+            .request(Method::POST, &["users", "import"])
+            .json(&users);
+        let subject = Subject {
+            batch: &users,
+            ..Subject::default()
+        };
+        let response = send(request, StatusCode::CREATED, subject).await?;
+        decode(response).await
+    }
+
     async fn update(&self, id: i64, new: &NewUser) -> Result<User, UserError> {
         let request = self
             .request(Method::PUT, &["users", &id.to_string()])
@@ -164,6 +178,7 @@ impl Users for RemoteUsers {
         let subject = Subject {
             id: Some(id),
             new: Some(new),
+            ..Subject::default()
         };
         let response = send(request, StatusCode::OK, subject).await?;
         decode(response).await
@@ -289,13 +304,28 @@ impl Lines {
 struct Subject<'a> {
     id: Option<i64>,
     new: Option<&'a NewUser>,
+    /// The users of an import, one of which a 409 names.
+    batch: &'a [NewUser],
 }
 
 impl Subject<'_> {
     fn id(id: i64) -> Self {
         Self {
             id: Some(id),
-            new: None,
+            ..Self::default()
+        }
+    }
+
+    /// The email a 409 whose message is `message` refers to: the one of the call's user,
+    /// or the one of an import's users that the message quotes (`` `email` ``).
+    fn duplicate(&self, message: &str) -> Option<String> {
+        match self.new {
+            Some(new) => Some(stored_email(&new.email)),
+            None => self
+                .batch
+                .iter()
+                .map(|new| stored_email(&new.email))
+                .find(|email| message.contains(&format!("`{email}`"))),
         }
     }
 }
@@ -351,8 +381,9 @@ async fn send(
     };
     Err(match (status, subject) {
         (StatusCode::NOT_FOUND, Subject { id: Some(id), .. }) => UserError::NotFound { id },
-        (StatusCode::CONFLICT, Subject { new: Some(new), .. }) => UserError::DuplicateEmail {
-            email: stored_email(&new.email),
+        (StatusCode::CONFLICT, _) => match subject.duplicate(&remote.message) {
+            Some(email) => UserError::DuplicateEmail { email },
+            None => UserError::Upstream(Box::new(remote)),
         },
         (StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY, _) => UserError::Invalid {
             reason: remote.message,

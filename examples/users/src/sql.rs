@@ -215,34 +215,57 @@ pub fn get(connection: &Connection, id: i64) -> Result<User, UserError> {
 /// As [`Users::create`](crate::Users::create).
 pub fn create(connection: &Connection, new: &NewUser) -> Result<User, UserError> {
     let (name, email) = new.validated()?;
+    insert(connection, &name, &email)
+}
+
+/// Inserts a user whose name and email are [validated](NewUser::validated).
+fn insert(connection: &Connection, name: &str, email: &str) -> Result<User, UserError> {
     connection
         .prepare_cached(
             "INSERT INTO users (name, email) VALUES (?1, ?2) RETURNING id, name, email",
         )?
         .query_row(params![name, email], user_from_row)
-        .map_err(|error| write_error(error, &email))
+        .map_err(|error| write_error(error, email))
 }
 
-/// Stores every user of `news` on `connection`, in one transaction (`BEGIN IMMEDIATE`, so
-/// the write lock is taken before the first row): all of them, or none.
+/// Stores every user of `news` on `connection`, all of them or none: each is
+/// [validated](NewUser::validated) first, before the write lock is taken (so a bad last
+/// user costs no write), then all are inserted in one transaction (`BEGIN IMMEDIATE`, so
+/// the write lock is taken before the first row). What [`Users::import`] runs.
 ///
 /// # Errors
 ///
-/// As [`Users::create`](crate::Users::create) for the first user refused, and
-/// [`UserError::Interrupted`] when the caller of the running body went away (checked
-/// before each row, see [`smartasync::cancelled`]; an insert running then is interrupted):
-/// the transaction is rolled back, no row of `news` is stored.
+/// [`UserError::Invalid`] for the first bad user, its reason prefixed with its index in
+/// `news` (`user at index 3: ...`); [`UserError::DuplicateEmail`] for the first email
+/// already stored or given twice; [`UserError::Interrupted`] when the caller of the running
+/// body went away (checked before each row, see [`smartasync::cancelled`]; an insert
+/// running then is interrupted). On any error the transaction is rolled back: no user of
+/// `news` is stored.
+///
+/// [`Users::import`]: crate::Users::import
 pub fn create_many(connection: &Connection, news: &[NewUser]) -> Result<Vec<User>, UserError> {
+    let valid = news
+        .iter()
+        .enumerate()
+        .map(|(index, new)| {
+            new.validated().map_err(|error| match error {
+                UserError::Invalid { reason } => {
+                    UserError::invalid(format!("user at index {index}: {reason}"))
+                }
+                other => other,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let transaction =
         rusqlite::Transaction::new_unchecked(connection, rusqlite::TransactionBehavior::Immediate)?;
-    let mut created = Vec::with_capacity(news.len());
-    for new in news {
+    let mut created = Vec::with_capacity(valid.len());
+    for (name, email) in &valid {
         // An interrupt stops only a statement running at that moment, and each insert is
         // short: the rows are where a batch spends its time, so it asks between them.
         if smartasync::cancelled() {
             return Err(UserError::Interrupted);
         }
-        created.push(create(&transaction, new)?);
+        created.push(insert(&transaction, name, email)?);
     }
     // An error above drops the transaction, which rolls it back.
     transaction.commit()?;

@@ -14,8 +14,13 @@ use crate::interrupt::{CANCEL_POLL, Interruptible};
 use crate::sql::{self, Durability};
 use crate::users::{NewUser, User, UserError, Users};
 
-/// Largest request body the API accepts, in bytes (a larger one gets 413).
+/// Largest request body the API accepts, in bytes (a larger one gets 413), except on
+/// `POST /users/import` ([`MAX_IMPORT_BYTES`]).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Largest body of `POST /users/import`, in bytes (a larger one gets 413): 64 MiB, about
+/// a million users of short names.
+pub const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
 
 /// Largest `work` [`UserStore::report`] accepts (about a second of CPU).
 pub const MAX_REPORT_WORK: u32 = 10_000_000;
@@ -296,6 +301,14 @@ impl Users for UserStore {
         sql::create(&*self.connection()?, new)
     }
 
+    /// The body of [`create_many`](UserStore::create_many), under a limit of its own (a
+    /// limit is per function). It does not call `create_many`'s blocking entry: that one
+    /// would wait for `create_many`'s permit while holding this body's thread.
+    #[smartasync(limit = WRITERS)]
+    fn import(&self, users: Vec<NewUser>) -> Result<Vec<User>, UserError> {
+        sql::create_many(&*self.connection()?, &users)
+    }
+
     #[smartasync(limit = WRITERS)]
     fn update(&self, id: i64, new: &NewUser) -> Result<User, UserError> {
         sql::update(&*self.connection()?, id, new)
@@ -334,6 +347,10 @@ impl Users for UnlimitedStore {
 
     fn create(&self, new: &NewUser) -> Result<User, UserError> {
         sql::create(&*self.0.connection()?, new)
+    }
+
+    fn import(&self, users: Vec<NewUser>) -> Result<Vec<User>, UserError> {
+        sql::create_many(&*self.0.connection()?, &users)
     }
 
     fn update(&self, id: i64, new: &NewUser) -> Result<User, UserError> {

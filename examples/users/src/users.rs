@@ -76,6 +76,23 @@ pub trait Users: Send + Sync {
     /// backend's failures.
     fn create(&self, new: &NewUser) -> Result<User, UserError>;
 
+    /// Stores every user of `users` and returns them with their ids, in order: all of them,
+    /// or none. Every user is checked first, by the rules of [`create`](Self::create), and
+    /// only then are they stored, in one transaction over SQLite; an email already stored,
+    /// or given twice in `users`, refuses the whole import.
+    ///
+    /// Meant for batches far larger than one request of [`create`](Self::create) (the API's
+    /// `POST /users/import` takes up to [`MAX_IMPORT_BYTES`](crate::MAX_IMPORT_BYTES) of
+    /// JSON). A caller of `import_async` that goes away stops it: the SQLite stores check
+    /// between rows and roll the transaction back, so not one row of it is stored.
+    ///
+    /// # Errors
+    ///
+    /// [`UserError::Invalid`] for the first bad user, named by its index in `users`;
+    /// [`UserError::DuplicateEmail`]; [`UserError::Interrupted`] when the async caller went
+    /// away; the backend's failures. In every case no user of `users` is stored.
+    fn import(&self, users: Vec<NewUser>) -> Result<Vec<User>, UserError>;
+
     /// Replaces the name and email of the user with this id, and returns the result.
     ///
     /// # Errors

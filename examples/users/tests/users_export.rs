@@ -281,6 +281,10 @@ impl Users for FailsAfter {
         Err(disk_failed())
     }
 
+    fn import(&self, _users: Vec<NewUser>) -> Result<Vec<User>, UserError> {
+        Err(disk_failed())
+    }
+
     fn update(&self, id: i64, _new: &NewUser) -> Result<User, UserError> {
         Err(UserError::NotFound { id })
     }

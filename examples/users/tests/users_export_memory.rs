@@ -42,6 +42,10 @@ impl Users for Counted {
         self.store.create(new)
     }
 
+    fn import(&self, users: Vec<NewUser>) -> Result<Vec<User>, UserError> {
+        self.store.import(users)
+    }
+
     fn update(&self, id: i64, new: &NewUser) -> Result<User, UserError> {
         self.store.update(id, new)
     }
