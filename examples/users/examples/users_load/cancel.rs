@@ -27,13 +27,13 @@ use std::time::{Duration, Instant};
 use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use reqwest::header::RETRY_AFTER;
 use reqwest::StatusCode;
+use reqwest::header::RETRY_AFTER;
 use smartasync::smartasync;
-use smartasync_example_users::{self as users, sql, Api, ApiError, Report, UserError, UserStore};
+use smartasync_example_users::{self as users, Api, ApiError, Report, UserError, UserStore, sql};
 
-use crate::overload::{probe, ThreadGauge};
-use crate::{http_client, percentile, temp_db, ReportQuery};
+use crate::overload::{ThreadGauge, probe};
+use crate::{ReportQuery, http_client, percentile, temp_db};
 
 /// Worker threads of each server runtime.
 const WORKERS: usize = 2;

@@ -17,20 +17,20 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use reqwest::header::RETRY_AFTER;
 use reqwest::StatusCode;
+use reqwest::header::RETRY_AFTER;
 use smartasync_example_users::{
-    self as users, sql::Durability, LaneStore, NewUser, UnlimitedStore, User, UserError, UserStore,
-    Users, USERS_DB,
+    self as users, LaneStore, NewUser, USERS_DB, UnlimitedStore, User, UserError, UserStore, Users,
+    sql::Durability,
 };
 
 #[cfg(doc)]
 use crate::REQUEST_TIMEOUT;
-use crate::{http_client, percentile, temp_db, PROBE_INTERVAL};
+use crate::{PROBE_INTERVAL, http_client, percentile, temp_db};
 
 /// Worker threads of each server runtime.
 const WORKERS: usize = 2;
