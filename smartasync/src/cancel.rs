@@ -202,15 +202,15 @@ impl Token {
     pub(crate) fn cancel(&self) {
         self.cancelled.store(true, Ordering::Release);
         let mut phase = self.lock();
-        let Phase::Open { .. } = &*phase else {
-            return;
-        };
+        let previous = std::mem::replace(&mut *phase, Phase::Cancelled);
         let Phase::Open {
             callbacks,
             children,
-        } = std::mem::replace(&mut *phase, Phase::Cancelled)
+        } = previous
         else {
-            unreachable!("matched above");
+            // Cancelled already, or finished: nothing more runs.
+            *phase = previous;
+            return;
         };
         // Under the lock, so that a body that returns meanwhile waits for them
         // (`finish`), and none starts after it returned.
