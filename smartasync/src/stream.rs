@@ -487,7 +487,7 @@ impl Producer {
                 channel.finish(End::Done);
                 return;
             }
-            let _entered = token.enter();
+            let entered = token.enter();
             let packing = Arc::clone(&channel);
             let mut pump = Pump {
                 batch: Vec::new(),
@@ -501,6 +501,8 @@ impl Producer {
                 on_open: None,
             };
             let outcome = panic::catch_unwind(AssertUnwindSafe(|| body(&mut pump)));
+            // The body has returned: its callbacks must not run from here on.
+            drop(entered);
             // What was pulled before the end (or the panic) is delivered first.
             pump.flush();
             drop(pump);
