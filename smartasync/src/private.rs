@@ -387,10 +387,10 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let packed = move |pump: &mut Pump<T>| body(pump).map_err(E::smartasync_pack);
-    let opened = crate::stream::IterStream::try_new(packed, start);
+    let opened = crate::stream::IterStream::try_new(batch, packed, start);
     async move {
         match opened.await {
-            Ok(stream) => Ok(Unpacked::new(stream.batch(batch))),
+            Ok(stream) => Ok(Unpacked::new(stream)),
             Err(error) => Err(E::smartasync_unpack(error)),
         }
     }

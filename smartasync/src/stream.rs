@@ -165,6 +165,7 @@ impl<P: Send + 'static> IterStream<P> {
     /// A stream of what `body` drains into its pump once it returned `Ok`, or its `Err`:
     /// the future resolves when the iterator has been made (or has failed to be).
     pub(crate) fn try_new<T, B, E, S, Fut>(
+        batch: usize,
         body: B,
         start: S,
     ) -> impl Future<Output = Result<Self, E>> + Send + 'static
@@ -192,7 +193,9 @@ impl<P: Send + 'static> IterStream<P> {
                 }
             },
             start,
-        );
+        )
+        // Before the producer starts, which reads it.
+        .batch(batch);
         async move {
             std::future::poll_fn(|cx| stream.poll_start(cx)).await;
             match outcome.await {
