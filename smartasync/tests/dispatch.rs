@@ -16,7 +16,7 @@ use std::panic;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::thread::{self, ThreadId};
+use std::thread;
 use std::time::Duration;
 
 use smartasync::smartasync;
@@ -25,28 +25,6 @@ use tokio::runtime::{Builder, Handle, Id};
 mod support;
 
 use support::*;
-
-/// Thread name of the process-wide runtime when no `Config` is installed.
-const PROCESS_WIDE_NAME: &str = "smartasync-runtime";
-
-/// Where some code ran: its thread, and the Tokio runtime reachable from it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Place {
-    thread: ThreadId,
-    name: Option<String>,
-    runtime: Option<Id>,
-}
-
-impl Place {
-    fn here() -> Self {
-        let current = thread::current();
-        Self {
-            thread: current.id(),
-            name: current.name().map(String::from),
-            runtime: Handle::try_current().ok().map(|handle| handle.id()),
-        }
-    }
-}
 
 /// What a probe body reports.
 #[derive(Debug)]

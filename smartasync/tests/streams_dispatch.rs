@@ -13,7 +13,6 @@
 
 use std::future::poll_fn;
 use std::pin::pin;
-use std::thread::{self, ThreadId};
 use std::time::Duration;
 
 use smartasync::{smartasync, Lane, Stream};
@@ -22,28 +21,6 @@ use tokio::runtime::{Handle, Id};
 mod support;
 
 use support::*;
-
-/// Thread name of the process-wide runtime when no `Config` is installed.
-const PROCESS_WIDE_NAME: &str = "smartasync-runtime";
-
-/// Where some code ran: its thread, and the Tokio runtime reachable from it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Place {
-    thread: ThreadId,
-    name: Option<String>,
-    runtime: Option<Id>,
-}
-
-impl Place {
-    fn here() -> Self {
-        let current = thread::current();
-        Self {
-            thread: current.id(),
-            name: current.name().map(String::from),
-            runtime: Handle::try_current().ok().map(|handle| handle.id()),
-        }
-    }
-}
 
 /// An item of `rows`: its value, where the iterator was made, where this item was pulled.
 type Row = (u32, Place, Place);

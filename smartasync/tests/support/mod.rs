@@ -6,7 +6,9 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::Duration;
 
-use tokio::runtime::{Builder, Id, Runtime};
+use std::thread::ThreadId;
+
+use tokio::runtime::{Builder, Handle, Id, Runtime};
 
 /// How long a test may take before it counts as a deadlock.
 pub const WATCHDOG: Duration = Duration::from_secs(60);
@@ -58,4 +60,26 @@ pub fn current_thread(name: &str) -> Runtime {
 /// The id of smartasync's process-wide runtime (starting it if needed).
 pub fn process_wide() -> Id {
     smartasync::runtime::handle().id()
+}
+
+/// Thread name of the process-wide runtime when no `Config` is installed.
+pub const PROCESS_WIDE_NAME: &str = "smartasync-runtime";
+
+/// Where some code ran: its thread, and the Tokio runtime reachable from it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Place {
+    pub thread: ThreadId,
+    pub name: Option<String>,
+    pub runtime: Option<Id>,
+}
+
+impl Place {
+    pub fn here() -> Self {
+        let current = thread::current();
+        Self {
+            thread: current.id(),
+            name: current.name().map(String::from),
+            runtime: Handle::try_current().ok().map(|handle| handle.id()),
+        }
+    }
 }
