@@ -21,7 +21,7 @@ use smartasync::smartasync;
 use smartasync_example_users::{
     self as users, ApiError, ApiRouter, LaneStore, NewUser, UserError, UserStore, Users,
 };
-use support::{TempDb, http_client};
+use support::{TempDb, batch, count_rows, http_client};
 
 /// Rows of the slow scan: about 16 s in a release build on a laptop core, more in debug.
 const SCAN_ROWS: i64 = 100_000_000;
@@ -136,20 +136,6 @@ async fn the_timeout_answers_504_with_its_message_and_interrupts_the_query() {
     assert_eq!(response.status(), StatusCode::OK);
 }
 
-/// Users for a batch long enough to be cancelled in the middle.
-fn batch(tag: &str, n: usize) -> Vec<NewUser> {
-    (0..n)
-        .map(|i| NewUser::new(&format!("{tag} {i}"), &format!("{tag}{i}@batch.example")))
-        .collect()
-}
-
-fn count_rows(db: &TempDb) -> i64 {
-    rusqlite::Connection::open(db.path())
-        .unwrap()
-        .query_row("SELECT count(*) FROM users", [], |row| row.get(0))
-        .unwrap()
-}
-
 /// Rows in a batch: several seconds of inserts, debug or release.
 const BATCH: usize = 300_000;
 
@@ -162,7 +148,7 @@ async fn a_batch_insert_cancelled_midway_leaves_no_row() {
         .unwrap();
     let before = count_rows(&db);
 
-    let news = batch("pool", BATCH);
+    let news = batch("pool", BATCH, "batch.example");
     let insert = tokio::spawn({
         let store = store.clone();
         async move { store.create_many_async(&news).await }
@@ -196,7 +182,7 @@ async fn a_lane_batch_insert_cancelled_midway_leaves_no_row_and_frees_the_lane()
         .unwrap();
     let before = count_rows(&db);
 
-    let news = batch("lane", BATCH);
+    let news = batch("lane", BATCH, "batch.example");
     let insert = store.create_many_async(&news);
     assert!(
         tokio::time::timeout(Duration::from_millis(500), insert)

@@ -13,22 +13,7 @@ use serde_json::{Value, json};
 use smartasync_example_users::{
     LaneStore, MAX_IMPORT_BYTES, NewUser, RemoteUsers, Store, User, UserError, UserStore, Users,
 };
-use support::{TempDb, create, http_client, serve, start_on};
-
-/// Users `tag 0`, `tag 1`, ... with emails `tag<i>@import.example`.
-fn batch(tag: &str, n: usize) -> Vec<NewUser> {
-    (0..n)
-        .map(|i| NewUser::new(&format!("{tag} {i}"), &format!("{tag}{i}@import.example")))
-        .collect()
-}
-
-/// Rows in the file, counted on a connection of its own.
-fn count_rows(db: &TempDb) -> i64 {
-    rusqlite::Connection::open(db.path())
-        .unwrap()
-        .query_row("SELECT count(*) FROM users", [], |row| row.get(0))
-        .unwrap()
-}
+use support::{TempDb, batch, count_rows, create, http_client, serve, start_on};
 
 /// The three backends over a fresh file each: the pooled store, the lane store, and a
 /// remote client of an API over a pooled store. The files are kept alive with them.
@@ -60,7 +45,10 @@ async fn an_import_adds_every_user_through_each_backend() {
             .await
             .unwrap();
         // The async entry, then the blocking one from a thread with no runtime.
-        let first = users.import_async(batch("a", 500)).await.unwrap();
+        let first = users
+            .import_async(batch("a", 500, "import.example"))
+            .await
+            .unwrap();
         let second = {
             let users = Arc::clone(&users);
             let news = vec![
@@ -111,7 +99,7 @@ async fn an_import_with_one_bad_or_duplicate_user_adds_none() {
             .await
             .unwrap();
 
-        let mut bad = batch("bad", 100);
+        let mut bad = batch("bad", 100, "import.example");
         bad[57].email = "not an address".into();
         match users.import_async(bad).await {
             Err(UserError::Invalid { reason }) => assert!(
@@ -121,7 +109,7 @@ async fn an_import_with_one_bad_or_duplicate_user_adds_none() {
             other => panic!("{backend}: {other:?}"),
         }
 
-        let mut taken = batch("taken", 100);
+        let mut taken = batch("taken", 100, "import.example");
         taken[99].email = " ADA@example.com".into();
         match users.import_async(taken).await {
             Err(UserError::DuplicateEmail { email }) => {
@@ -130,7 +118,7 @@ async fn an_import_with_one_bad_or_duplicate_user_adds_none() {
             other => panic!("{backend}: {other:?}"),
         }
 
-        let mut twice = batch("twice", 100);
+        let mut twice = batch("twice", 100, "import.example");
         twice[60].email = "twice3@import.example".into();
         match users.import_async(twice).await {
             Err(UserError::DuplicateEmail { email }) => {
@@ -175,7 +163,7 @@ async fn post_users_import_answers_201_and_client_mistakes_with_4xx() {
     );
 
     // Far over the default body limit (16 KiB): this route has its own.
-    let news = batch("h", 2000);
+    let news = batch("h", 2000, "import.example");
     let body = serde_json::to_string(&news).unwrap();
     assert!(body.len() > 4 * 16 * 1024);
     let (status, answer) = post_import(&http, &base, body).await;
@@ -283,7 +271,7 @@ async fn an_import_whose_client_leaves_midway_stores_nothing_and_frees_the_write
     create(&http, &base, "Ada", "ada@example.com").await;
     let before = count_rows(&db);
 
-    let body = serde_json::to_string(&batch("large", LARGE)).unwrap();
+    let body = serde_json::to_string(&batch("large", LARGE, "import.example")).unwrap();
     let request = tokio::spawn({
         let (http, url) = (http.clone(), format!("{base}/users/import"));
         async move {
@@ -319,7 +307,7 @@ async fn an_import_whose_client_times_out_stores_nothing_on_the_lane() {
     create(&http, &base, "Ada", "ada@example.com").await;
     let before = count_rows(&db);
 
-    let body = serde_json::to_string(&batch("large", LARGE)).unwrap();
+    let body = serde_json::to_string(&batch("large", LARGE, "import.example")).unwrap();
     for timeout in [300, 1500] {
         let given_up = http
             .post(format!("{base}/users/import"))

@@ -119,3 +119,25 @@ pub fn listed(users: &dyn Users) -> Vec<User> {
         all.extend(page);
     }
 }
+
+/// Users `tag 0`, `tag 1`, ... with emails `tag<i>@<domain>`.
+#[allow(dead_code)] // not every test binary writes batches
+pub fn batch(tag: &str, n: usize, domain: &str) -> Vec<smartasync_example_users::NewUser> {
+    (0..n)
+        .map(|i| {
+            smartasync_example_users::NewUser::new(
+                &format!("{tag} {i}"),
+                &format!("{tag}{i}@{domain}"),
+            )
+        })
+        .collect()
+}
+
+/// Rows in the file, counted on a connection of its own.
+#[allow(dead_code)] // not every test binary counts rows
+pub fn count_rows(db: &TempDb) -> i64 {
+    rusqlite::Connection::open(db.path())
+        .unwrap()
+        .query_row("SELECT count(*) FROM users", [], |row| row.get(0))
+        .unwrap()
+}
