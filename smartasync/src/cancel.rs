@@ -10,10 +10,15 @@
 //!
 //! A token made while another is current (a body that calls an async entry, directly or
 //! through a blocking entry that drives one) is its child: cancelling the outer caller
-//! cancels every call nested in it. A blocking entry makes no token: called from plain sync
-//! code it is never cancelled, and called inside a body it shares that body's.
+//! cancels every call nested in it, and a call nested in a body already cancelled starts
+//! cancelled. A blocking entry called from plain sync code makes no token: it is never
+//! cancelled. Called inside a body, it is cancelled with that body: run in place, it shares
+//! the body's token; run on a lane, it is a nested call, whose [`on_cancel`] callbacks end
+//! with it.
 
+use std::any::Any;
 use std::cell::RefCell;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
@@ -71,6 +76,17 @@ pub fn cancelled() -> bool {
 /// waits for it first. If the caller is already gone, `f` runs at once, here. Outside a
 /// body run by an async entry, `f` is dropped unrun: nobody can cancel that call. `f` must
 /// not register further callbacks.
+///
+/// The registration lasts as long as the call that made it: the body of the async entry,
+/// or a call it makes that runs elsewhere (a lane's blocking entry, a nested async entry),
+/// whichever runs `on_cancel`. A callback registered by a lane call is dropped when that
+/// call returns, even though the body that made the call runs on. Within one body, a
+/// resource handed back before the body returns (a pooled connection) should have its
+/// callback disarmed by the code that hands it back.
+///
+/// If `f` panics, the other callbacks still run and the nested calls are still cancelled;
+/// the panic then resumes on the dropping thread (unless that thread is already
+/// panicking).
 ///
 /// ```
 /// use std::sync::atomic::{AtomicBool, Ordering};
@@ -169,7 +185,11 @@ impl Token {
         let mut phase = self.lock();
         match &mut *phase {
             Phase::Open { children, .. } => {
-                children.retain(|child| child.strong_count() > 0);
+                // Calls that have ended are pruned when the list would grow, so a body that
+                // makes many calls keeps a list no longer than twice its live ones.
+                if children.len() == children.capacity() {
+                    children.retain(|child| child.strong_count() > 0);
+                }
                 children.push(Arc::downgrade(child));
             }
             Phase::Cancelled => {
@@ -198,8 +218,21 @@ impl Token {
         self.cancel();
     }
 
-    /// Cancels this call and every call nested in it, running their callbacks here.
+    /// Cancels this call and every call nested in it, running their callbacks here. A
+    /// panicking callback stops neither the others nor the nested calls' cancellation; the
+    /// first panic resumes once all of them have run, unless this thread is panicking
+    /// already (a drop during unwinding), where it is dropped.
     pub(crate) fn cancel(&self) {
+        if let Some(payload) = self.cancel_all() {
+            if !std::thread::panicking() {
+                panic::resume_unwind(payload);
+            }
+        }
+    }
+
+    /// [`cancel`](Self::cancel), giving back the first panic of a callback instead of
+    /// resuming it.
+    fn cancel_all(&self) -> Option<Box<dyn Any + Send>> {
         self.cancelled.store(true, Ordering::Release);
         let mut phase = self.lock();
         let previous = std::mem::replace(&mut *phase, Phase::Cancelled);
@@ -210,24 +243,33 @@ impl Token {
         else {
             // Cancelled already, or finished: nothing more runs.
             *phase = previous;
-            return;
+            return None;
         };
+        let mut first_panic = None;
         // Under the lock, so that a body that returns meanwhile waits for them
         // (`finish`), and none starts after it returned.
         for callback in callbacks {
-            callback();
+            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(callback)) {
+                first_panic.get_or_insert(payload);
+            }
         }
         drop(phase);
         for child in children.iter().filter_map(Weak::upgrade) {
-            child.cancel();
+            if let Some(payload) = child.cancel_all() {
+                first_panic.get_or_insert(payload);
+            }
         }
+        first_panic
     }
 
     /// The body returned: drops its callbacks, after waiting for any that run.
     pub(crate) fn finish(&self) {
         let mut phase = self.lock();
         if let Phase::Open { .. } = &*phase {
-            *phase = Phase::Finished;
+            let callbacks = std::mem::replace(&mut *phase, Phase::Finished);
+            // Dropped after the lock: a callback's captures may take locks of their own.
+            drop(phase);
+            drop(callbacks);
         }
     }
 
@@ -238,18 +280,6 @@ impl Token {
         Entered {
             token: Arc::clone(self),
             previous,
-            finishes: true,
-        }
-    }
-
-    /// Makes this the current token of this thread until the guard is dropped, for work
-    /// done on behalf of a body that runs elsewhere (which marks it finished itself).
-    fn share(self: &Arc<Self>) -> Entered {
-        let previous = CURRENT.with(|current| current.borrow_mut().replace(Arc::clone(self)));
-        Entered {
-            token: Arc::clone(self),
-            previous,
-            finishes: false,
         }
     }
 }
@@ -263,14 +293,11 @@ pub(crate) fn current() -> Option<Arc<Token>> {
 pub(crate) struct Entered {
     token: Arc<Token>,
     previous: Option<Arc<Token>>,
-    finishes: bool,
 }
 
 impl Drop for Entered {
     fn drop(&mut self) {
-        if self.finishes {
-            self.token.finish();
-        }
+        self.token.finish();
         let previous = self.previous.take();
         CURRENT.with(|current| *current.borrow_mut() = previous);
     }
@@ -322,16 +349,18 @@ where
     }
 }
 
-/// `f` for another thread, run with the token current here (if any) current there too: a
-/// blocking entry's job shares its caller's cancellation.
+/// `f` for another thread, as a call nested in the body running here (if any): a blocking
+/// entry's job is cancelled with its caller, and what it registers with [`on_cancel`] is
+/// dropped when the job returns, not when its caller's body does.
 pub(crate) fn with_current<F, R>(f: F) -> impl FnOnce() -> R
 where
     F: FnOnce() -> R,
 {
-    let token = current();
+    // Made here, so that it is a child of the caller's token.
+    let token = current().map(|_| Token::for_call());
     move || match token {
         Some(token) => {
-            let _shared = token.share();
+            let _entered = token.enter();
             f()
         }
         None => f(),

@@ -144,7 +144,10 @@ impl Lane {
                 .unwrap_or_else(PoisonError::into_inner)
                 .recv();
             match job {
-                Ok(job) => job(),
+                // A job catches its body's panic and hands it to the caller. What panics
+                // outside it (the drop of a value nobody waits for) is reported by the
+                // panic hook; the thread goes on serving, so the lane never loses it.
+                Ok(job) => drop(panic::catch_unwind(AssertUnwindSafe(job))),
                 Err(_) => return,
             }
         }

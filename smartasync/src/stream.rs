@@ -132,8 +132,8 @@ pub struct IterStream<T> {
     /// Items taken from the channel, handed out one per poll.
     current: std::vec::IntoIter<T>,
     channel: Arc<Channel<T>>,
-    /// Until the producer is started: polling it starts the producer (after waiting for a
-    /// `limit` permit, where there is one).
+    /// Until the producer is started: polling it hands the producer to where it runs (the
+    /// blocking pool, or a lane's queue).
     start: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     finished: bool,
     /// The producer's cancellation: dropping the stream early cancels its body.
@@ -309,12 +309,16 @@ impl<T> IterStream<T> {
 impl<T> Drop for IterStream<T> {
     fn drop(&mut self) {
         // Cancel first, while the body still runs: once the channel is closed, a producer
-        // waiting for room returns, and its callbacks would no longer run.
-        self.call.cancel_now();
+        // waiting for room returns, and its callbacks would no longer run. A callback's
+        // panic is held until the channel is closed, or the producer would wait forever.
+        let cancelled = panic::catch_unwind(AssertUnwindSafe(|| self.call.cancel_now()));
         // The producer sees this before its next item, or wakes from waiting for room.
         self.channel.closed.store(true, Ordering::Release);
-        let _state = self.channel.lock();
+        drop(self.channel.lock());
         self.channel.room.notify_all();
+        if let Err(payload) = cancelled {
+            panic::resume_unwind(payload);
+        }
     }
 }
 
@@ -504,14 +508,17 @@ impl Producer {
                 on_open: None,
             };
             let outcome = panic::catch_unwind(AssertUnwindSafe(|| body(&mut pump)));
-            // The body has returned: its callbacks must not run from here on.
-            drop(entered);
-            // What was pulled before the end (or the panic) is delivered first.
-            pump.flush();
-            drop(pump);
-            channel.finish(match outcome {
-                Ok(()) => End::Done,
-                Err(payload) => End::Panicked(payload),
+            // The body has returned: its callbacks must not run from here on. What was
+            // pulled before the end (or the panic) is delivered first. A panic here (a
+            // callback's drop, an item's) still ends the stream, so its consumer never
+            // waits forever.
+            let tail = panic::catch_unwind(AssertUnwindSafe(move || {
+                drop(entered);
+                pump.flush();
+            }));
+            channel.finish(match (outcome, tail) {
+                (Ok(()), Ok(())) => End::Done,
+                (Err(payload), _) | (Ok(()), Err(payload)) => End::Panicked(payload),
             });
         });
         Self {

@@ -313,3 +313,200 @@ fn a_dropped_stream_cancels_its_iterator() {
         "the iterator saw the signal"
     );
 }
+
+static OTHER_LANE: Lane = Lane::new("cancel-other-lane");
+
+/// Registers a callback, then returns at once: a lane call made from another body.
+#[smartasync(lane = OTHER_LANE)]
+fn registers_and_returns(fired: Arc<AtomicUsize>) {
+    smartasync::on_cancel(move || {
+        fired.fetch_add(1, Ordering::SeqCst);
+    });
+}
+
+#[test]
+fn a_lane_call_that_returned_keeps_no_callback_on_its_caller() {
+    #[smartasync]
+    fn caller(seen: Arc<Seen>, fired: Arc<AtomicUsize>) -> bool {
+        // The lane's blocking entry, from a body run for an async caller: it returns, and
+        // what it registered (an interrupt of a connection it gave back) must go with it.
+        registers_and_returns(fired);
+        wait_for_cancel(&seen, Duration::from_secs(10))
+    }
+    let seen = Arc::new(Seen::default());
+    let fired = Arc::new(AtomicUsize::new(0));
+    dropped_while_running(&seen, caller_async(Arc::clone(&seen), Arc::clone(&fired)));
+    assert_eq!(
+        fired.load(Ordering::SeqCst),
+        0,
+        "the returned lane call's callback did not run"
+    );
+}
+
+#[test]
+fn a_lane_call_running_for_a_body_is_cancelled_with_it() {
+    #[smartasync(lane = OTHER_LANE)]
+    fn on_other_lane(seen: Arc<Seen>) -> bool {
+        wait_for_cancel(&seen, Duration::from_secs(10))
+    }
+    #[smartasync]
+    fn caller(seen: Arc<Seen>) -> bool {
+        on_other_lane(seen)
+    }
+    let seen = Arc::new(Seen::default());
+    dropped_while_running(&seen, caller_async(Arc::clone(&seen)));
+}
+
+#[test]
+fn a_panicking_callback_stops_neither_the_others_nor_the_nested_calls() {
+    #[smartasync]
+    fn panicky(seen: Arc<Seen>, others: Arc<AtomicUsize>) -> bool {
+        smartasync::on_cancel(|| panic!("a callback's bug"));
+        let counted = Arc::clone(&others);
+        smartasync::on_cancel(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+        });
+        // A nested call with a token of its own (an async body driven here, which
+        // offloads), cancelled after the callbacks.
+        outer_async_caller(seen)
+    }
+    let seen = Arc::new(Seen::default());
+    let others = Arc::new(AtomicUsize::new(0));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut future = Box::pin(panicky_async(Arc::clone(&seen), Arc::clone(&others)));
+    runtime.block_on(async {
+        while !seen.started.load(Ordering::SeqCst) {
+            let _ = tokio::time::timeout(Duration::from_millis(1), &mut future).await;
+        }
+    });
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(future)));
+    let payload = dropped.expect_err("the callback's panic resumes in the drop");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"a callback's bug"));
+    assert_eq!(others.load(Ordering::SeqCst), 1, "the other callback ran");
+    assert_eq!(
+        seen.callbacks.load(Ordering::SeqCst),
+        1,
+        "the nested call's ran"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !seen.returned.load(Ordering::SeqCst) && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(1));
+    }
+    assert!(
+        seen.stopped.lock().unwrap().is_some(),
+        "the nested body saw the signal"
+    );
+}
+
+#[test]
+fn a_stream_whose_callback_panics_still_stops_its_producer() {
+    struct Dropped(Arc<AtomicBool>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    #[smartasync]
+    fn endless(dropped: Arc<AtomicBool>) -> impl Iterator<Item = u32> {
+        smartasync::on_cancel(|| panic!("a callback's bug"));
+        let guard = Dropped(dropped);
+        // Fills its batches and waits for room, never looking at the signal.
+        (0..).inspect(move |_| {
+            let _ = &guard;
+        })
+    }
+    let dropped = Arc::new(AtomicBool::new(false));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let stream = runtime.block_on(async {
+        use futures::StreamExt;
+        let mut stream = Box::pin(endless_async(Arc::clone(&dropped)));
+        assert_eq!(stream.next().await, Some(0));
+        // Time for the producer to fill the channel and wait for room.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        stream
+    });
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(stream)));
+    // Not waiting for a producer that may never stop, so that this test fails, not hangs.
+    runtime.shutdown_background();
+    assert!(result.is_err(), "the callback's panic resumes in the drop");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !dropped.load(Ordering::SeqCst) && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(1));
+    }
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "the producer was woken, stopped and dropped its iterator"
+    );
+}
+
+/// A value whose drop panics: dropped outside the body's own panic guard.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        if !thread::panicking() {
+            panic!("a value that panics when dropped");
+        }
+    }
+}
+
+static SURVIVING_LANE: Lane = Lane::new("cancel-surviving-lane");
+
+#[smartasync(lane = SURVIVING_LANE)]
+fn returns_a_bomb(seen: Arc<Seen>) -> PanicsOnDrop {
+    wait_for_cancel(&seen, Duration::from_secs(10));
+    PanicsOnDrop
+}
+
+#[smartasync(lane = SURVIVING_LANE)]
+fn lane_thread_name() -> String {
+    thread::current().name().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn a_value_that_panics_when_dropped_on_a_lane_does_not_take_the_lane_down() {
+    let seen = Arc::new(Seen::default());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let mut future = Box::pin(returns_a_bomb_async(Arc::clone(&seen)));
+        while !seen.started.load(Ordering::SeqCst) {
+            let _ = tokio::time::timeout(Duration::from_millis(1), &mut future).await;
+        }
+        // Nobody waits for the value any more: the lane drops it, and it panics there.
+        drop(future);
+    });
+    let (sent, answer) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = sent.send(lane_thread_name());
+    });
+    let name = answer
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the lane serves the next call");
+    assert_eq!(name, "cancel-surviving-lane-0");
+}
+
+#[test]
+fn a_panic_after_a_streams_body_returned_ends_the_stream() {
+    #[smartasync]
+    fn rows() -> impl Iterator<Item = u32> {
+        // Dropped when the body's call is marked finished, after the iterator ended.
+        let bomb = PanicsOnDrop;
+        smartasync::on_cancel(move || drop(bomb));
+        0..3
+    }
+    let (sent, answer) = mpsc::channel();
+    thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let collected = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            runtime.block_on(async {
+                use futures::StreamExt;
+                rows_async().collect::<Vec<_>>().await
+            })
+        }));
+        let _ = sent.send(collected.is_err());
+    });
+    let panicked = answer
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the stream ended instead of waiting forever");
+    assert!(panicked, "the panic resumed in the consumer");
+}
