@@ -47,6 +47,50 @@ pub fn function(args: TokenStream, function: &Function) -> TokenStream {
     }
 }
 
+/// A lone function that stands in a trait impl: its entries must be members of the trait,
+/// which only the block's attribute can make, so it is refused. Next to the error it
+/// leaves what the trait expects, so that no error about the trait's members follows: the
+/// pair the block's attribute would write (stubbed) for a trait under `#[smartasync]`, or
+/// the method as written for one that is not.
+pub fn method_of_trait_impl(
+    args: TokenStream,
+    function: &Function,
+    around: &crate::enclosing::TraitImpl,
+) -> TokenStream {
+    let header = &around.header;
+    let Some((_, path, _)) = &header.trait_ else {
+        return self::function(args, function);
+    };
+    let fallback = if around.paired_trait == Some(false) {
+        function.written().into_token_stream()
+    } else {
+        let options = Args::parse_at(args, Place::Function).unwrap_or_default();
+        let (plan, _) = valid::plan(
+            &options,
+            &krate(&options),
+            Site::TraitImpl(path.clone()),
+            &header.generics,
+            true,
+            function,
+        );
+        expand::pair(&plan, true)
+    };
+    let name = &function.sig.ident;
+    let trait_name = path
+        .segments
+        .last()
+        .map_or_else(String::new, |segment| segment.ident.to_string());
+    let message = format!(
+        "put `#[smartasync]` on the `impl` block, not on one of its methods\n\
+         in an impl of `{trait_name}`, `{name}{suffix}` must be a member of the trait, which \
+         an attribute on one method cannot add; on the block, it pairs each method as \
+         `#[smartasync] trait {trait_name}` declares it",
+        suffix = model::SUFFIX,
+    );
+    let error = syn::Error::new(proc_macro2::Span::call_site(), message).into_compile_error();
+    quote!(#fallback #error)
+}
+
 /// An `impl` block: every method with a body paired, at the block's site.
 pub fn impl_block(args: TokenStream, block: ImplBlock) -> TokenStream {
     let place = if block.header.trait_.is_some() {

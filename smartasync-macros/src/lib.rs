@@ -12,6 +12,7 @@
 mod args;
 mod bound;
 mod boxed;
+mod enclosing;
 mod expand;
 mod items;
 mod lifetime;
@@ -498,16 +499,26 @@ use proc_macro::TokenStream;
 /// [`IterStream::batch`]: https://docs.rs/smartasync/latest/smartasync/struct.IterStream.html#method.batch
 #[proc_macro_attribute]
 pub fn smartasync(args: TokenStream, input: TokenStream) -> TokenStream {
-    expand(args.into(), input.into()).into()
+    expand(
+        args.into(),
+        input.into(),
+        enclosing::trait_impl_at_call_site,
+    )
+    .into()
 }
 
-/// The whole pipeline on `proc_macro2` tokens, so that it can be tested outside a compiler.
+/// The whole pipeline on `proc_macro2` tokens, so that it can be tested outside a compiler;
+/// `trait_impl` tells a lone function that stands in a trait impl which one.
 fn expand(
     args: proc_macro2::TokenStream,
     input: proc_macro2::TokenStream,
+    trait_impl: fn() -> Option<enclosing::TraitImpl>,
 ) -> proc_macro2::TokenStream {
     match syn::parse2::<parse::Item>(input.clone()) {
-        Ok(parse::Item::Function(function)) => items::function(args, &function),
+        Ok(parse::Item::Function(function)) => match trait_impl() {
+            Some(around) => items::method_of_trait_impl(args, &function, &around),
+            None => items::function(args, &function),
+        },
         Ok(parse::Item::Impl(block)) => items::impl_block(args, block),
         Ok(parse::Item::Trait(block)) => items::trait_block(args, block),
         Err(error) => {

@@ -3,7 +3,10 @@
 
 use proc_macro2::{TokenStream, TokenTree};
 
-use crate::expand;
+/// The pipeline, on an item that stands in no trait impl.
+fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
+    crate::expand(args, input, || None)
+}
 
 const VALID: &[&str] = &[
     "fn f(&self, a: &str, (b, c): (u8, u8), mut d: Vec<u8>) -> Result<u8, E> { Ok(b) }",

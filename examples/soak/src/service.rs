@@ -98,7 +98,7 @@ impl Plan {
             call: Call::ALL[((h >> 8) % Call::ALL.len() as u64) as usize],
             outcome,
             depth: ((h >> 16) % u64::from(MAX_DEPTH + 1)) as u32,
-            pause: (h >> 24) % 16 == 0,
+            pause: (h >> 24).is_multiple_of(16),
         }
     }
 

@@ -169,7 +169,7 @@ async fn a_million_users_are_exported_in_flat_memory_as_they_are_read() {
         }
         pending.drain(..start);
         chunks += 1;
-        if chunks % 64 == 0 {
+        if chunks.is_multiple_of(64) {
             peak = peak.max(resident_kib());
         }
     }
