@@ -424,6 +424,7 @@ fn lane_iter_body(plan: &Plan<'_>, items: &Items) -> TokenStream {
     let lane = expand::lane_ref(krate, plan.lane.as_ref().expect("a lane body"));
     let call = stream_call(plan, items, true);
     let private = quote!(#krate::__private);
+    let call = quote!(#private::for_blocking_caller(move || #call));
     let block = body_block(plan, TokenStream::new());
     let (left, right) = if items.fallible {
         let inferred = items.inferred();

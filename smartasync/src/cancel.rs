@@ -17,7 +17,7 @@
 //! with it.
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
@@ -82,11 +82,18 @@ pub fn cancelled() -> bool {
 /// whichever runs `on_cancel`. A callback registered by a lane call is dropped when that
 /// call returns, even though the body that made the call runs on. Within one body, a
 /// resource handed back before the body returns (a pooled connection) should have its
-/// callback disarmed by the code that hands it back.
+/// callback withdrawn ([`OnCancel::disarm`]) by the code that hands it back.
 ///
 /// If `f` panics, the other callbacks still run and the nested calls are still cancelled;
 /// the panic then resumes on the dropping thread (unless that thread is already
 /// panicking).
+///
+/// `f` must signal, not wait: it runs inside the drop of the caller's future, often on an
+/// async worker, and a body that returns meanwhile waits for it. So it must not call into
+/// the body's own lane, nor wait for anything the body releases only by returning.
+///
+/// The returned [`OnCancel`] can withdraw `f` before the call ends
+/// ([`OnCancel::disarm`]); dropping it keeps `f` registered.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicBool, Ordering};
@@ -113,13 +120,43 @@ pub fn cancelled() -> bool {
 /// assert!(flag.load(Ordering::SeqCst)); // set by the callback when the future was dropped
 /// # });
 /// ```
-pub fn on_cancel<F>(f: F)
+pub fn on_cancel<F>(f: F) -> OnCancel
 where
     F: FnOnce() + Send + 'static,
 {
     let token = CURRENT.with(|current| current.borrow().clone());
-    if let Some(token) = token {
-        token.register(Box::new(f));
+    let registered = token.and_then(|token| {
+        let id = token.register(Box::new(f))?;
+        Some((Arc::downgrade(&token), id))
+    });
+    OnCancel { registered }
+}
+
+/// A callback registered by [`on_cancel`]. Dropping this handle leaves the callback
+/// registered for the rest of the call; [`disarm`](OnCancel::disarm) withdraws it.
+#[derive(Debug)]
+pub struct OnCancel {
+    registered: Option<(Weak<Token>, u64)>,
+}
+
+impl OnCancel {
+    /// Withdraws the callback: from when this returns, it does not run, and its captures
+    /// are dropped. If it is running on another thread right now, this waits for it to
+    /// end. The way to register for a resource held for part of a body, such as a pooled
+    /// connection: disarm before handing the connection back, and a cancellation that
+    /// comes later cannot reach the connection's next user.
+    ///
+    /// ```
+    /// let interrupt = smartasync::on_cancel(|| { /* handle.interrupt() */ });
+    /// // ... the statements of this connection ...
+    /// interrupt.disarm(); // then give the connection back
+    /// ```
+    pub fn disarm(self) {
+        if let Some((token, id)) = self.registered {
+            if let Some(token) = token.upgrade() {
+                token.withdraw(id);
+            }
+        }
     }
 }
 
@@ -129,6 +166,8 @@ thread_local! {
 }
 
 type Callback = Box<dyn FnOnce() + Send>;
+/// A callback, with the number that [`OnCancel::disarm`] finds it by.
+type Registered = (u64, Callback);
 
 /// The cancellation state of one call of an async entry.
 pub(crate) struct Token {
@@ -141,7 +180,9 @@ pub(crate) struct Token {
 enum Phase {
     /// The body has not returned: what to run, and whom to cancel, when cancelled.
     Open {
-        callbacks: Vec<Callback>,
+        callbacks: Vec<Registered>,
+        /// The number of the next callback registered.
+        next: u64,
         children: Vec<Weak<Token>>,
     },
     /// Cancelled: callbacks ran (or are running, under the lock).
@@ -159,6 +200,7 @@ impl Token {
             abandoned: AtomicBool::new(false),
             phase: Mutex::new(Phase::Open {
                 callbacks: Vec::new(),
+                next: 0,
                 children: Vec::new(),
             }),
         });
@@ -200,16 +242,40 @@ impl Token {
         }
     }
 
-    fn register(&self, callback: Callback) {
+    /// Registers `callback`, giving its number; runs it at once if cancelled already.
+    fn register(&self, callback: Callback) -> Option<u64> {
         let mut phase = self.lock();
         match &mut *phase {
-            Phase::Open { callbacks, .. } => callbacks.push(callback),
+            Phase::Open {
+                callbacks, next, ..
+            } => {
+                let id = *next;
+                *next += 1;
+                callbacks.push((id, callback));
+                Some(id)
+            }
             Phase::Cancelled => {
                 drop(phase);
                 callback();
+                None
             }
-            Phase::Finished => {}
+            Phase::Finished => None,
         }
+    }
+
+    /// Withdraws callback `id`, waiting for it if it runs now (under the lock).
+    fn withdraw(&self, id: u64) {
+        let mut phase = self.lock();
+        let withdrawn = match &mut *phase {
+            // Most often the latest registered: searched from the end.
+            Phase::Open { callbacks, .. } => callbacks
+                .iter()
+                .rposition(|(registered, _)| *registered == id)
+                .map(|index| callbacks.remove(index)),
+            Phase::Cancelled | Phase::Finished => None,
+        };
+        drop(phase);
+        drop(withdrawn);
     }
 
     /// The caller went away: the body must not start, and if it runs, it is cancelled.
@@ -239,6 +305,7 @@ impl Token {
         let Phase::Open {
             callbacks,
             children,
+            ..
         } = previous
         else {
             // Cancelled already, or finished: nothing more runs.
@@ -248,7 +315,7 @@ impl Token {
         let mut first_panic = None;
         // Under the lock, so that a body that returns meanwhile waits for them
         // (`finish`), and none starts after it returned.
-        for callback in callbacks {
+        for (_, callback) in callbacks {
             if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(callback)) {
                 first_panic.get_or_insert(payload);
             }
@@ -297,9 +364,17 @@ pub(crate) struct Entered {
 
 impl Drop for Entered {
     fn drop(&mut self) {
+        /// Puts the previous token back even if dropping a callback panics, so that the
+        /// thread does not keep a finished call's token for the calls it runs next.
+        struct Restore(Option<Arc<Token>>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let previous = self.0.take();
+                CURRENT.with(|current| *current.borrow_mut() = previous);
+            }
+        }
+        let _restore = Restore(self.previous.take());
         self.token.finish();
-        let previous = self.previous.take();
-        CURRENT.with(|current| *current.borrow_mut() = previous);
     }
 }
 
@@ -309,6 +384,10 @@ pub(crate) struct CancelOnDrop(Option<Arc<Token>>);
 
 impl CancelOnDrop {
     pub(crate) fn new(token: Arc<Token>) -> Self {
+        if FOR_BLOCKING_CALLER.with(Cell::get) {
+            // Dropped by a blocking caller: not a caller going away (see `for_blocking_caller`).
+            return Self(None);
+        }
         Self(Some(token))
     }
 
@@ -332,6 +411,26 @@ impl Drop for CancelOnDrop {
             token.abandon();
         }
     }
+}
+
+thread_local! {
+    /// Calls made now are made by a blocking entry for its own caller.
+    static FOR_BLOCKING_CALLER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `make`, which starts a call whose stream a blocking entry iterates for its caller:
+/// dropping that iterator early (`take`, `break`) stops the call before its next item, but
+/// does not cancel it, since a blocking entry is never cancelled by its own caller. Nested
+/// in a body, the call is still cancelled with that body.
+pub(crate) fn for_blocking_caller<R>(make: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            FOR_BLOCKING_CALLER.with(|flag| flag.set(self.0));
+        }
+    }
+    let _reset = Reset(FOR_BLOCKING_CALLER.with(|flag| flag.replace(true)));
+    make()
 }
 
 /// `f` for another thread, run with `token` current: a call whose caller went away before

@@ -18,7 +18,7 @@ mod unblock;
 pub mod __private;
 
 pub use crate::block_on::block_on;
-pub use crate::cancel::{cancelled, on_cancel};
+pub use crate::cancel::{cancelled, on_cancel, OnCancel};
 pub use crate::in_place::in_place;
 pub use crate::lane::Lane;
 pub use crate::stream::{

@@ -412,6 +412,12 @@ pub fn made_in_context<R>(make: impl FnOnce() -> R) -> R {
     block_on(async move { make() })
 }
 
+/// Makes the stream a lane's iterator body streams to its blocking entry: its caller
+/// dropping the iterator early stops the body without cancelling it.
+pub fn for_blocking_caller<R>(make: impl FnOnce() -> R) -> R {
+    crate::cancel::for_blocking_caller(make)
+}
+
 /// The blocking entry of an inherent body returning `impl Stream`, unboxed.
 pub use crate::stream::block_on_stream as stream_iter;
 

@@ -512,13 +512,16 @@ impl Producer {
             // pulled before the end (or the panic) is delivered first. A panic here (a
             // callback's drop, an item's) still ends the stream, so its consumer never
             // waits forever.
-            let tail = panic::catch_unwind(AssertUnwindSafe(move || {
-                drop(entered);
+            let finished = panic::catch_unwind(AssertUnwindSafe(move || drop(entered)));
+            let flushed = panic::catch_unwind(AssertUnwindSafe(move || {
                 pump.flush();
+                drop(pump);
             }));
-            channel.finish(match (outcome, tail) {
-                (Ok(()), Ok(())) => End::Done,
-                (Err(payload), _) | (Ok(()), Err(payload)) => End::Panicked(payload),
+            channel.finish(match (outcome, finished, flushed) {
+                (Ok(()), Ok(()), Ok(())) => End::Done,
+                (Err(payload), _, _) | (_, Err(payload), _) | (_, _, Err(payload)) => {
+                    End::Panicked(payload)
+                }
             });
         });
         Self {

@@ -486,27 +486,127 @@ fn a_value_that_panics_when_dropped_on_a_lane_does_not_take_the_lane_down() {
 }
 
 #[test]
-fn a_panic_after_a_streams_body_returned_ends_the_stream() {
+fn a_panic_after_a_streams_body_returned_ends_the_stream_after_its_items() {
     #[smartasync]
     fn rows() -> impl Iterator<Item = u32> {
         // Dropped when the body's call is marked finished, after the iterator ended.
         let bomb = PanicsOnDrop;
         smartasync::on_cancel(move || drop(bomb));
-        0..3
+        0..4
     }
     let (sent, answer) = mpsc::channel();
     thread::spawn(move || {
         let runtime = tokio::runtime::Runtime::new().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let pushed = Arc::clone(&seen);
         let collected = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             runtime.block_on(async {
                 use futures::StreamExt;
-                rows_async().collect::<Vec<_>>().await
+                let mut rows = Box::pin(rows_async());
+                while let Some(row) = rows.next().await {
+                    pushed.lock().unwrap().push(row);
+                }
             })
         }));
-        let _ = sent.send(collected.is_err());
+        let items = seen.lock().unwrap().clone();
+        let _ = sent.send((collected.is_err(), items));
     });
-    let panicked = answer
+    let (panicked, items) = answer
         .recv_timeout(Duration::from_secs(10))
         .expect("the stream ended instead of waiting forever");
     assert!(panicked, "the panic resumed in the consumer");
+    assert_eq!(items, [0, 1, 2, 3], "every item pulled came first");
+}
+
+static BOMB_LANE: Lane = Lane::new("cancel-bomb-lane");
+
+#[smartasync(lane = BOMB_LANE)]
+fn arms_a_bomb() {
+    let bomb = PanicsOnDrop;
+    smartasync::on_cancel(move || drop(bomb));
+}
+
+#[smartasync(lane = BOMB_LANE)]
+fn sees_cancelled() -> bool {
+    smartasync::cancelled()
+}
+
+#[test]
+fn a_panic_when_a_call_finishes_leaves_no_token_on_its_thread() {
+    assert!(!sees_cancelled());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let finished = runtime.block_on(runtime.spawn(arms_a_bomb_async()));
+    assert!(
+        finished.is_err(),
+        "the callback's drop panicked in the call"
+    );
+    assert!(
+        !sees_cancelled(),
+        "a later call from sync code on the same lane thread is not cancelled"
+    );
+}
+
+static ITER_LANE: Lane = Lane::new("cancel-iter-lane");
+
+#[test]
+fn a_lane_iterator_dropped_early_by_a_sync_caller_is_not_cancelled() {
+    #[smartasync(lane = ITER_LANE)]
+    fn numbers(fired: Arc<AtomicUsize>, saw: Arc<AtomicBool>) -> impl Iterator<Item = u32> {
+        smartasync::on_cancel(move || {
+            fired.fetch_add(1, Ordering::SeqCst);
+        });
+        (0..).inspect(move |_| {
+            if smartasync::cancelled() {
+                saw.store(true, Ordering::SeqCst);
+            }
+        })
+    }
+    let fired = Arc::new(AtomicUsize::new(0));
+    let saw = Arc::new(AtomicBool::new(false));
+    let first: Vec<u32> = numbers(Arc::clone(&fired), Arc::clone(&saw))
+        .take(3)
+        .collect();
+    assert_eq!(first, [0, 1, 2]);
+    // The lane's next call runs after the producer has stopped.
+    #[smartasync(lane = ITER_LANE)]
+    fn after() {}
+    after();
+    assert_eq!(fired.load(Ordering::SeqCst), 0, "no callback ran");
+    assert!(
+        !saw.load(Ordering::SeqCst),
+        "the body never saw cancelled()"
+    );
+}
+
+#[test]
+fn a_disarmed_callback_never_runs_and_is_dropped_at_once() {
+    struct Dropped(Arc<AtomicBool>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    #[smartasync]
+    fn disarming(seen: Arc<Seen>, fired: Arc<AtomicUsize>, dropped: Arc<AtomicBool>) -> bool {
+        let capture = Dropped(Arc::clone(&dropped));
+        let registration = smartasync::on_cancel(move || {
+            let _ = &capture;
+            fired.fetch_add(1, Ordering::SeqCst);
+        });
+        registration.disarm();
+        assert!(dropped.load(Ordering::SeqCst), "its captures were dropped");
+        wait_for_cancel(&seen, Duration::from_secs(10))
+    }
+    let seen = Arc::new(Seen::default());
+    let fired = Arc::new(AtomicUsize::new(0));
+    let dropped = Arc::new(AtomicBool::new(false));
+    dropped_while_running(
+        &seen,
+        disarming_async(Arc::clone(&seen), Arc::clone(&fired), Arc::clone(&dropped)),
+    );
+    assert_eq!(
+        fired.load(Ordering::SeqCst),
+        0,
+        "the disarmed callback never ran"
+    );
 }

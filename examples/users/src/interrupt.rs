@@ -15,11 +15,11 @@
 //!
 //! Two rules keep an interrupt on its own call:
 //!
-//! - The registration is disarmed when the connection leaves the call ([`Interruptible`]
-//!   drops its handle before it gives the connection back), so a cancellation that arrives
+//! - The registration is withdrawn when the connection leaves the call ([`Interruptible`]
+//!   disarms it before it gives the connection back), so a cancellation that arrives
 //!   after that moment (the body has not returned yet, its connection is already another
-//!   call's) interrupts nothing. A lock orders the two: the callback either runs before
-//!   the connection is given back, or finds the handle gone.
+//!   call's) interrupts nothing. [`smartasync::OnCancel::disarm`] orders the two: the
+//!   callback either has run before the connection is given back, or never runs.
 //! - `interrupt()` called while no statement runs on the connection is a no-op: SQLite
 //!   interrupts only the statements running at that moment, and clears the flag when the
 //!   last of them ends, so the next statement runs normally (the test
@@ -33,7 +33,6 @@
 //! [`InterruptHandle::interrupt`]: rusqlite::InterruptHandle::interrupt
 
 use std::ops::Deref;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{Connection, InterruptHandle};
@@ -44,10 +43,9 @@ use crate::users::UserError;
 pub const CANCEL_POLL: Duration = Duration::from_millis(10);
 
 /// While alive, the cancellation of the running body interrupts the statement running on
-/// one connection. Dropping it disarms the callback (it stays registered until the body
-/// returns, and then does nothing).
+/// one connection. Dropping it withdraws the callback.
 pub(crate) struct InterruptOnCancel {
-    handle: Arc<Mutex<Option<InterruptHandle>>>,
+    registration: Option<smartasync::OnCancel>,
 }
 
 impl InterruptOnCancel {
@@ -57,15 +55,10 @@ impl InterruptOnCancel {
     ///
     /// [`UserError::Interrupted`] if the caller is gone already: no statement should start.
     pub(crate) fn register(connection: &Connection) -> Result<Self, UserError> {
-        let handle = Arc::new(Mutex::new(Some(connection.get_interrupt_handle())));
-        let armed = Arc::clone(&handle);
-        smartasync::on_cancel(move || {
-            let armed = armed.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(handle) = &*armed {
-                handle.interrupt();
-            }
-        });
-        let registered = Self { handle };
+        let handle: InterruptHandle = connection.get_interrupt_handle();
+        let registered = Self {
+            registration: Some(smartasync::on_cancel(move || handle.interrupt())),
+        };
         if smartasync::cancelled() {
             return Err(UserError::Interrupted);
         }
@@ -76,7 +69,9 @@ impl InterruptOnCancel {
 impl Drop for InterruptOnCancel {
     fn drop(&mut self) {
         // Waits for a callback that is interrupting right now: after this, none will.
-        *self.handle.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        if let Some(registration) = self.registration.take() {
+            registration.disarm();
+        }
     }
 }
 

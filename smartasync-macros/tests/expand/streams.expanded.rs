@@ -121,25 +121,27 @@ impl Table {
 fn dump(table: &str) -> impl Iterator<Item = Row> {
     if !::smartasync::Lane::is_current(::smartasync::__private::lane(&DB)) {
         return ::smartasync::__private::Either::Left(
-            ::smartasync::__private::stream_iter({
-                let table = ::smartasync::__private::Copied::new(table);
-                ::smartasync::__private::lane_iter::<
-                    Row,
-                    _,
-                >(
-                    ::smartasync::__private::lane(&DB),
-                    ::smartasync::__private::DEFAULT_BATCH,
-                    move |__smartasync_pump| {
-                        __smartasync_pump
-                            .drain(
-                                (move || {
-                                    let table = ::smartasync::__private::Copied::lend(&table);
-                                    read_all(table)
-                                })(),
-                            )
-                    },
-                )
-            }),
+            ::smartasync::__private::stream_iter(
+                ::smartasync::__private::for_blocking_caller(move || {
+                    let table = ::smartasync::__private::Copied::new(table);
+                    ::smartasync::__private::lane_iter::<
+                        Row,
+                        _,
+                    >(
+                        ::smartasync::__private::lane(&DB),
+                        ::smartasync::__private::DEFAULT_BATCH,
+                        move |__smartasync_pump| {
+                            __smartasync_pump
+                                .drain(
+                                    (move || {
+                                        let table = ::smartasync::__private::Copied::lend(&table);
+                                        read_all(table)
+                                    })(),
+                                )
+                        },
+                    )
+                }),
+            ),
         );
     }
     ::smartasync::__private::Either::Right((move || { read_all(table) })())
