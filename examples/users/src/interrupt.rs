@@ -32,8 +32,11 @@
 //! [`UserStore::connection`]: crate::UserStore::connection
 //! [`InterruptHandle::interrupt`]: rusqlite::InterruptHandle::interrupt
 
+use std::collections::VecDeque;
+use std::io;
 use std::ops::Deref;
-use std::time::Duration;
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, InterruptHandle};
 
@@ -123,5 +126,188 @@ impl<C: Deref<Target = Connection>> Drop for Interruptible<C> {
         if let Err(error) = self.connection.execute_batch("ROLLBACK") {
             tracing::error!(%error, "cannot end a transaction left open");
         }
+    }
+}
+
+/// The calls waiting for one of a pool's connections, served in the order they came.
+///
+/// r2d2 hands a returned connection to whichever of its waiters wakes first, so under load
+/// a call can wait behind calls that came later, and a caller that stays may wait as long
+/// as its connection wait allows while callers that give up are served. Here only the
+/// call at the head of the line asks the pool; the others wait for their turn, and a call
+/// whose caller left steps out of the line (noticed within [`CANCEL_POLL`]).
+#[derive(Debug, Default)]
+pub(crate) struct Line {
+    state: Mutex<LineState>,
+    turn: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct LineState {
+    next: u64,
+    waiting: VecDeque<u64>,
+}
+
+impl Line {
+    /// Waits for this call's turn, then for `get` (the pool, asked for at most the
+    /// duration given) to give a connection, until `deadline`. With `cancellable`, a call
+    /// whose caller left stops waiting with [`UserError::Interrupted`].
+    ///
+    /// # Errors
+    ///
+    /// [`UserError::Unavailable`] past `deadline`; [`UserError::Interrupted`] as said.
+    pub(crate) fn take<T, E>(
+        &self,
+        deadline: Instant,
+        cancellable: bool,
+        mut get: impl FnMut(Duration) -> Result<T, E>,
+    ) -> Result<T, UserError>
+    where
+        UserError: From<E>,
+    {
+        let place = self.join();
+        let left = || deadline.saturating_duration_since(Instant::now());
+        let gone = || cancellable && smartasync::cancelled();
+        let slice = |left: Duration| {
+            if cancellable {
+                left.min(CANCEL_POLL)
+            } else {
+                left
+            }
+        };
+        let mut state = self.lock();
+        while state.waiting.front() != Some(&place.ticket) {
+            if gone() {
+                return Err(UserError::Interrupted);
+            }
+            if left().is_zero() {
+                return Err(UserError::Unavailable(Box::new(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "timed out waiting in line for a connection",
+                ))));
+            }
+            state = self
+                .turn
+                .wait_timeout(state, slice(left()))
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        drop(state);
+        loop {
+            if gone() {
+                return Err(UserError::Interrupted);
+            }
+            let left = left();
+            match get(slice(left)) {
+                Ok(connection) => return Ok(connection),
+                Err(error) if slice(left) >= left => return Err(error.into()),
+                Err(_) => {}
+            }
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, LineState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A place at the end of the line, left when dropped.
+    fn join(&self) -> Place<'_> {
+        let mut state = self.lock();
+        let ticket = state.next;
+        state.next += 1;
+        state.waiting.push_back(ticket);
+        Place { line: self, ticket }
+    }
+}
+
+/// A call's place in a [`Line`].
+struct Place<'a> {
+    line: &'a Line,
+    ticket: u64,
+}
+
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        let mut state = self.line.lock();
+        if let Some(index) = state
+            .waiting
+            .iter()
+            .position(|&ticket| ticket == self.ticket)
+        {
+            state.waiting.remove(index);
+        }
+        drop(state);
+        self.line.turn.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::thread;
+    use std::time::{Duration, Instant};
+
+    use super::Line;
+    use crate::users::UserError;
+
+    /// A pool of one that says "none free" after waiting as long as it is asked.
+    struct Busy;
+
+    impl From<Busy> for UserError {
+        fn from(_: Busy) -> Self {
+            UserError::Unavailable("none free".into())
+        }
+    }
+
+    fn take_one(free: &AtomicBool, wait: Duration) -> Result<(), Busy> {
+        let deadline = Instant::now() + wait;
+        loop {
+            if free.swap(false, Ordering::SeqCst) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Busy);
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn calls_are_served_in_the_order_they_came() {
+        let line = Arc::new(Line::default());
+        let free = Arc::new(AtomicBool::new(false));
+        let served = Arc::new(Mutex::new(Vec::new()));
+        let mut waiters = Vec::new();
+        for call in 0..4 {
+            let (mine, free, served) = (Arc::clone(&line), Arc::clone(&free), Arc::clone(&served));
+            waiters.push(thread::spawn(move || {
+                let deadline = Instant::now() + Duration::from_secs(10);
+                mine.take(deadline, false, |wait| take_one(&free, wait))
+                    .unwrap();
+                served.lock().unwrap().push(call);
+                // Gives the connection back.
+                free.store(true, Ordering::SeqCst);
+            }));
+            // Each joins the line before the next.
+            while line.lock().waiting.len() < call + 1 {
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
+        free.store(true, Ordering::SeqCst);
+        for waiter in waiters {
+            waiter.join().unwrap();
+        }
+        assert_eq!(*served.lock().unwrap(), [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn a_call_out_of_time_steps_out_of_the_line() {
+        let line = Line::default();
+        let never = AtomicBool::new(false);
+        let soon = Instant::now() + Duration::from_millis(20);
+        let taken = line.take(soon, false, |wait| take_one(&never, wait));
+        assert!(matches!(taken, Err(UserError::Unavailable(_))));
+        assert!(line.lock().waiting.is_empty());
     }
 }

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use r2d2::{Pool, PooledConnection};
@@ -10,7 +11,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use serde::{Deserialize, Serialize};
 use smartasync::smartasync;
 
-use crate::interrupt::{CANCEL_POLL, Interruptible};
+use crate::interrupt::{Interruptible, Line};
 use crate::sql::{self, Durability};
 use crate::users::{NewUser, User, UserError, Users};
 
@@ -102,6 +103,8 @@ pub fn remove_database(path: &Path) -> io::Result<()> {
 #[derive(Clone)]
 pub struct UserStore {
     pool: Pool<SqliteConnectionManager>,
+    /// The calls waiting for a connection, in order.
+    line: Arc<Line>,
     connection_wait: Duration,
     interrupts: bool,
 }
@@ -173,6 +176,7 @@ impl UserStore {
             .build_unchecked(manager);
         Ok(Self {
             pool,
+            line: Arc::new(Line::default()),
             connection_wait: CONNECTION_WAIT,
             interrupts: true,
         })
@@ -208,8 +212,10 @@ impl UserStore {
     /// [`sql`]) and its own limits.
     ///
     /// Inside a body run by an `_async` entry, the connection is [`Interruptible`]: if the
-    /// caller goes away, the statement running on it is interrupted. A caller that is gone
-    /// before a connection came free stops the wait (checked every [`CANCEL_POLL`]).
+    /// caller goes away, the statement running on it is interrupted. Calls waiting for a
+    /// connection are served in the order they came, and one whose caller is gone before
+    /// its connection came free steps out of the line (checked every
+    /// [`CANCEL_POLL`](crate::interrupt::CANCEL_POLL)).
     ///
     /// # Errors
     ///
@@ -218,31 +224,11 @@ impl UserStore {
     pub fn connection(
         &self,
     ) -> Result<Interruptible<PooledConnection<SqliteConnectionManager>>, UserError> {
-        let connection = if self.interrupts {
-            self.connection_unless_cancelled()?
-        } else {
-            self.pool.get_timeout(self.connection_wait)?
-        };
-        Interruptible::new(connection, self.interrupts)
-    }
-
-    /// The pool's wait in slices of [`CANCEL_POLL`], so that a body whose caller left stops
-    /// waiting (r2d2 has no way to wake a waiter early).
-    fn connection_unless_cancelled(
-        &self,
-    ) -> Result<PooledConnection<SqliteConnectionManager>, UserError> {
         let deadline = Instant::now() + self.connection_wait;
-        loop {
-            if smartasync::cancelled() {
-                return Err(UserError::Interrupted);
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.pool.get_timeout(left.min(CANCEL_POLL)) {
-                Ok(connection) => return Ok(connection),
-                Err(error) if left <= CANCEL_POLL => return Err(error.into()),
-                Err(_) => {}
-            }
-        }
+        let connection = self.line.take(deadline, self.interrupts, |wait| {
+            self.pool.get_timeout(wait)
+        })?;
+        Interruptible::new(connection, self.interrupts)
     }
 
     /// A deliberately heavy query standing in for an expensive report: it walks `work` rows
