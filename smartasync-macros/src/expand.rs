@@ -84,7 +84,7 @@ impl Entry {
             || !plan.block_types.is_empty();
         if boxed && generic {
             // A boxed entry's `T: 'fut` may repeat where a type parameter has its bounds.
-            attrs.push(syn::parse_quote!(#[allow(clippy::multiple_bound_locations)]));
+            attrs.push(allow(quote!(clippy::multiple_bound_locations)));
         }
         let vis = &plan.function.vis;
         let defaultness = &plan.function.defaultness;
@@ -108,7 +108,7 @@ fn written(plan: &Plan<'_>) -> TokenStream {
     if plan.copies_body() {
         // The generated entry holds its own copy of the body, so using only that one would
         // leave the written one "never used": a warning about our split, not the user's code.
-        attrs.push(syn::parse_quote!(#[allow(dead_code)]));
+        attrs.push(allow(quote!(dead_code)));
     }
     let mut sig = function.sig.clone();
     match plan.twin {
@@ -263,7 +263,7 @@ fn offloaded(plan: &Plan<'_>) -> TokenStream {
         ),
     );
     // The bounds this entry adds may repeat a generic's bounds in the `where` clause.
-    attrs.push(syn::parse_quote!(#[allow(clippy::multiple_bound_locations)]));
+    attrs.push(allow(quote!(clippy::multiple_bound_locations)));
     let mut sig = plan.function.sig.clone();
     sig.ident = model::async_name(name);
     rename_params(&mut sig, plan);
@@ -648,7 +648,7 @@ fn in_place(plan: &Plan<'_>) -> TokenStream {
             link(plan, name)
         ),
     );
-    attrs.push(syn::parse_quote!(#[allow(clippy::unused_async)]));
+    attrs.push(allow(quote!(clippy::unused_async)));
     let mut sig = function.sig.clone();
     sig.ident = model::async_name(name);
     sig.asyncness = Some(Default::default());
@@ -897,11 +897,42 @@ pub(crate) fn inner_as_outer(plan: &Plan<'_>) -> Vec<Attribute> {
 pub(crate) fn noted(plan: &Plan<'_>, text: String) -> Vec<Attribute> {
     let mut attrs = plan.function.attrs.clone();
     if attrs.iter().any(|attr| attr.path().is_ident("doc")) {
-        attrs.push(syn::parse_quote!(#[doc = ""]));
+        attrs.push(doc(""));
     }
-    let text = format!(" {text}");
-    attrs.push(syn::parse_quote!(#[doc = #text]));
+    attrs.push(doc(&format!(" {text}")));
     attrs
+}
+
+/// `#[doc = "text"]`, built rather than quoted and parsed: parsing a string literal
+/// unescapes it character by character, and every generated entry has a paragraph.
+pub(crate) fn doc(text: &str) -> Attribute {
+    Attribute {
+        pound_token: Default::default(),
+        style: AttrStyle::Outer,
+        bracket_token: Default::default(),
+        meta: syn::Meta::NameValue(syn::MetaNameValue {
+            path: Ident::new("doc", proc_macro2::Span::call_site()).into(),
+            eq_token: Default::default(),
+            value: syn::Expr::Lit(syn::ExprLit {
+                attrs: Vec::new(),
+                lit: syn::LitStr::new(text, proc_macro2::Span::call_site()).into(),
+            }),
+        }),
+    }
+}
+
+/// `#[allow(lints)]`, built rather than quoted and parsed (it is added to most entries).
+pub(crate) fn allow(lints: TokenStream) -> Attribute {
+    Attribute {
+        pound_token: Default::default(),
+        style: AttrStyle::Outer,
+        bracket_token: Default::default(),
+        meta: syn::Meta::List(syn::MetaList {
+            path: Ident::new("allow", proc_macro2::Span::call_site()).into(),
+            delimiter: syn::MacroDelimiter::Paren(Default::default()),
+            tokens: lints,
+        }),
+    }
 }
 
 /// An intra-doc link to the other entry where one resolves (methods), else its name.

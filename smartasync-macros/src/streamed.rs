@@ -203,7 +203,7 @@ fn boxed_iter_body(plan: &Plan<'_>, items: &Items) -> TokenStream {
     rebind.extend(items.named());
     let mut attrs = plan.function.attrs.clone();
     attrs.extend(expand::inner_as_outer(plan));
-    attrs.push(syn::parse_quote!(#[allow(clippy::redundant_closure_call)]));
+    attrs.push(expand::allow(quote!(clippy::redundant_closure_call)));
     let block = body_block(plan, rebind);
     let body = if items.fallible {
         let inferred = items.inferred();
@@ -240,11 +240,11 @@ fn boxed_stream_body(plan: &Plan<'_>, items: &Items) -> TokenStream {
             })
         }),
         (false, false) => {
-            attrs.push(syn::parse_quote!(#[allow(clippy::redundant_closure_call)]));
+            attrs.push(expand::allow(quote!(clippy::redundant_closure_call)));
             quote!({ #stream_boxer((move || #block)()) })
         }
         (false, true) => {
-            attrs.push(syn::parse_quote!(#[allow(clippy::redundant_closure_call)]));
+            attrs.push(expand::allow(quote!(clippy::redundant_closure_call)));
             quote!({
                 #boxer::<#output, _>(::core::future::ready(
                     (move || -> #inferred #block)().map(#stream_boxer),
@@ -341,14 +341,14 @@ fn stream_of_iter(plan: &Plan<'_>, items: &Items) -> TokenStream {
             where_it_runs(plan)
         ),
     );
-    attrs.push(syn::parse_quote!(#[allow(clippy::multiple_bound_locations)]));
+    attrs.push(expand::allow(quote!(clippy::multiple_bound_locations)));
     let mut sig = plan.function.sig.clone();
     sig.ident = model::async_name(name);
     expand::rename_params(&mut sig, plan);
     let predicates = expand::crossing_bounds(plan, &mut sig);
     if plan.copies_body() {
         attrs.extend(expand::inner_as_outer(plan));
-        attrs.push(syn::parse_quote!(#[allow(clippy::redundant_closure_call)]));
+        attrs.push(expand::allow(quote!(clippy::redundant_closure_call)));
     }
     let body = stream_call(plan, items, false);
     sig.generics
@@ -440,7 +440,7 @@ fn lane_iter_body(plan: &Plan<'_>, items: &Items) -> TokenStream {
     };
     let mut attrs = function.attrs.clone();
     attrs.extend(expand::inner_as_outer(plan));
-    attrs.push(syn::parse_quote!(#[allow(clippy::redundant_closure_call)]));
+    attrs.push(expand::allow(quote!(clippy::redundant_closure_call)));
     Entry {
         boxed: false,
         attrs,
