@@ -514,7 +514,7 @@ fn expand(
     input: proc_macro2::TokenStream,
     trait_impl: fn() -> Option<enclosing::TraitImpl>,
 ) -> proc_macro2::TokenStream {
-    match syn::parse2::<parse::Item>(input.clone()) {
+    match parse::Item::parse(input.clone()) {
         Ok(parse::Item::Function(function)) => match trait_impl() {
             Some(around) => items::method_of_trait_impl(args, &function, &around),
             None => items::function(args, &function),

@@ -3,7 +3,7 @@
 //! body holds, so a body being typed keeps its twin (and the IDE its completions), and a
 //! syntax error in it is reported once, by rustc, at its own line.
 
-use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use quote::{ToTokens, TokenStreamExt};
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::{Attribute, Error, Signature, Stmt, Token, Visibility};
@@ -57,11 +57,13 @@ pub enum Member {
     Other(TokenStream),
 }
 
-impl Parse for Item {
-    fn parse(input: ParseStream) -> syn::Result<Self> {
-        match leading_keyword(&input.fork().parse::<TokenStream>()?) {
+impl Item {
+    /// Reads the item. A block is split on its tokens, before syn reads anything, so that
+    /// only the block's contents are walked into (once, by [`parse_members`]).
+    pub fn parse(tokens: TokenStream) -> syn::Result<Item> {
+        match leading_keyword(&tokens) {
             Some(keyword) if keyword == "impl" => {
-                let (header, body) = split_block(input)?;
+                let (header, body) = split_block(tokens)?;
                 let header: syn::ItemImpl = syn::parse2(header)?;
                 let (inner_attrs, items) = parse_members(body)?;
                 Ok(Item::Impl(ImplBlock {
@@ -71,7 +73,7 @@ impl Parse for Item {
                 }))
             }
             Some(keyword) if keyword == "trait" => {
-                let (header, body) = split_block(input)?;
+                let (header, body) = split_block(tokens)?;
                 let header: syn::ItemTrait = syn::parse2(header)?;
                 let (inner_attrs, items) = parse_members(body)?;
                 Ok(Item::Trait(TraitBlock {
@@ -81,7 +83,7 @@ impl Parse for Item {
                 }))
             }
             _ => {
-                let function: Function = input.parse()?;
+                let function: Function = syn::parse2(tokens)?;
                 if function.body.is_none() {
                     return Err(Error::new_spanned(
                         &function.sig.ident,
@@ -107,8 +109,8 @@ fn leading_keyword(tokens: &TokenStream) -> Option<String> {
 }
 
 /// The header of a block item with empty braces, and the braces' contents.
-fn split_block(input: ParseStream) -> syn::Result<(TokenStream, TokenStream)> {
-    let mut tokens: Vec<TokenTree> = input.parse::<TokenStream>()?.into_iter().collect();
+fn split_block(tokens: TokenStream) -> syn::Result<(TokenStream, TokenStream)> {
+    let mut tokens: Vec<TokenTree> = tokens.into_iter().collect();
     match tokens.pop() {
         Some(TokenTree::Group(group)) if group.delimiter() == Delimiter::Brace => {
             let mut header: TokenStream = tokens.into_iter().collect();
@@ -118,7 +120,7 @@ fn split_block(input: ParseStream) -> syn::Result<(TokenStream, TokenStream)> {
             Ok((header, group.stream()))
         }
         _ => Err(Error::new(
-            input.span(),
+            Span::call_site(),
             "expected the block's items in braces",
         )),
     }
@@ -220,6 +222,21 @@ impl Parse for Function {
 
 impl Body {
     fn new(group: Group) -> Self {
+        let mut tokens = group.stream().into_iter();
+        let inner = matches!(
+            (tokens.next(), tokens.next()),
+            (Some(TokenTree::Punct(pound)), Some(TokenTree::Punct(bang)))
+                if pound.as_char() == '#' && bang.as_char() == '!'
+        );
+        if !inner {
+            // Most bodies: kept as they are, not walked and rebuilt token by token.
+            return Body {
+                rest: group.stream(),
+                group,
+                inner_attrs: Vec::new(),
+                stmts: std::cell::OnceCell::new(),
+            };
+        }
         let split = |input: ParseStream| {
             let inner_attrs = input.call(Attribute::parse_inner)?;
             Ok((inner_attrs, input.parse::<TokenStream>()?))
