@@ -503,9 +503,13 @@ fn offload_call(plan: &Plan<'_>, spanned: bool, runner: Runner) -> TokenStream {
 
 /// The statements that take each value that crosses when an offloading entry is called,
 /// and the expressions that give the body its arguments back from what was taken.
-pub(crate) fn take_params(plan: &Plan<'_>, spanned: bool) -> (TokenStream, Vec<TokenStream>) {
+pub(crate) fn take_params<'a>(
+    plan: &'a Plan<'_>,
+    spanned: bool,
+) -> (TokenStream, Vec<model::Wrapping<'a>>) {
     let krate = &plan.krate;
-    let mut prelude = TokenStream::new();
+    let mut names = Vec::new();
+    let mut takes = Vec::new();
     let mut given = Vec::new();
     for param in &plan.params {
         let name = if param.name == "self" && spanned {
@@ -520,10 +524,11 @@ pub(crate) fn take_params(plan: &Plan<'_>, spanned: bool) -> (TokenStream, Vec<T
             param
                 .crossing
                 .wrap(krate, &param.name, &name, spanned.then_some(param.span));
-        prelude.extend(quote!(let #name = #take;));
+        names.push(name);
+        takes.push(take);
         given.push(give);
     }
-    (prelude, given)
+    (quote!(#(let #names = #takes;)*), given)
 }
 
 /// `(arguments)`, the parentheses at `span` where given: a call whose path and parentheses

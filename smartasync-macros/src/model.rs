@@ -3,8 +3,8 @@
 //! and which generated, where the function lives, how the generated entry reaches the
 //! written one, and how each value crosses to another thread. Naming rules live here too.
 
-use proc_macro2::{Delimiter, Group, Span, TokenStream};
-use quote::{format_ident, quote, ToTokens};
+use proc_macro2::{Delimiter, Group, Punct, Spacing, Span, TokenStream};
+use quote::{format_ident, quote, ToTokens, TokenStreamExt};
 use syn::{Ident, Path, Type};
 
 use crate::parse::Function;
@@ -127,44 +127,114 @@ impl Crossing {
     /// The wrapper taken at call time from `value`, and the expression that gives the body
     /// its argument back from the wrapper bound to `name`. With `span`, the wrapper's
     /// constructor carries that span, so that a requirement it fails is reported there.
-    pub fn wrap(
+    pub fn wrap<'a>(
         &self,
-        krate: &Path,
+        krate: &'a Path,
         value: &Ident,
         name: &Ident,
         span: Option<Span>,
-    ) -> (TokenStream, TokenStream) {
-        let private = quote!(#krate::__private);
+    ) -> (Wrapping<'a>, Wrapping<'a>) {
+        let (wrapper, give, borrow) = match self {
+            Crossing::Shared(_) => ("Shared", "lend", true),
+            Crossing::Moved(_) => ("Moved", "into_inner", false),
+            Crossing::Copied => ("Copied", "lend", true),
+            Crossing::AsIs => {
+                return (
+                    Wrapping::as_is(krate, value.clone()),
+                    Wrapping::as_is(krate, name.clone()),
+                )
+            }
+        };
         // Located at the user's token, resolved where it was made (a hidden name stays
         // hidden).
-        let mut name = name.clone();
-        if let Some(span) = span {
-            name.set_span(span.resolved_at(name.span()));
-        }
-        let (wrapper, give, lent) = match self {
-            Crossing::Shared(_) => (quote!(Shared), quote!(lend), quote!(&#name)),
-            Crossing::Moved(_) => (quote!(Moved), quote!(into_inner), quote!(#name)),
-            Crossing::Copied => (quote!(Copied), quote!(lend), quote!(&#name)),
-            Crossing::AsIs => return (value.to_token_stream(), name.to_token_stream()),
+        let at = |ident: &Ident| {
+            let mut ident = ident.clone();
+            if let Some(span) = span {
+                ident.set_span(span.resolved_at(ident.span()));
+            }
+            ident
         };
-        let mut take = quote!(#private::#wrapper::new);
-        let mut give = quote!(#private::#wrapper::#give);
-        if let Some(span) = span {
+        let take = Wrapping {
+            krate,
             // Both at the user's token: a requirement they fail is reported once, there.
-            take = crate::bound::respan(take, span);
-            give = crate::bound::respan(give, span);
+            path: Some(([wrapper, "new"], span)),
+            borrow: false,
+            arg: at(value),
+            // The call's parentheses and its argument carry the span too, so that the
+            // whole expression does, and a failure here is the one already reported there.
+            parens: span,
+        };
+        let give = Wrapping {
+            krate,
+            path: Some(([wrapper, give], span)),
+            borrow,
+            arg: at(name),
+            parens: None,
+        };
+        (take, give)
+    }
+}
+
+/// `krate::__private::Wrapper::method(&arg)`, or `arg` alone, printed where it is
+/// interpolated: written once or twice for every value that crosses, it has no token stream
+/// of its own to be joined (each join is a round trip to the compiler).
+pub struct Wrapping<'a> {
+    krate: &'a Path,
+    /// The wrapper and its method, with the span of every token of the path.
+    path: Option<([&'static str; 2], Option<Span>)>,
+    borrow: bool,
+    arg: Ident,
+    /// The span of the parentheses, if not the call site.
+    parens: Option<Span>,
+}
+
+impl<'a> Wrapping<'a> {
+    fn as_is(krate: &'a Path, arg: Ident) -> Self {
+        Wrapping {
+            krate,
+            path: None,
+            borrow: false,
+            arg,
+            parens: None,
         }
-        // The call's parentheses and its argument carry the span too, so that the whole
-        // expression does, and a failure here is the one already reported there.
-        let mut value = value.clone();
-        if let Some(span) = span {
-            value.set_span(span.resolved_at(value.span()));
+    }
+}
+
+impl ToTokens for Wrapping<'_> {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let Some((names, span)) = self.path else {
+            self.arg.to_tokens(tokens);
+            return;
+        };
+        private_path(tokens, self.krate, &names, span);
+        let mut arguments = TokenStream::new();
+        if self.borrow {
+            arguments.append(Punct::new('&', Spacing::Alone));
         }
-        let mut arguments = Group::new(Delimiter::Parenthesis, value.to_token_stream());
-        if let Some(span) = span {
+        arguments.append(self.arg.clone());
+        let mut arguments = Group::new(Delimiter::Parenthesis, arguments);
+        if let Some(span) = self.parens {
             arguments.set_span(span);
         }
-        (quote!(#take #arguments), quote!(#give(#lent)))
+        tokens.append(arguments);
+    }
+}
+
+/// Appends `krate::__private::a::b` to `tokens`, every token at `span` where one is given.
+pub fn private_path(tokens: &mut TokenStream, krate: &Path, names: &[&str], span: Option<Span>) {
+    match span {
+        Some(span) => tokens.extend(crate::bound::respan(krate.to_token_stream(), span)),
+        None => krate.to_tokens(tokens),
+    }
+    let span = span.unwrap_or_else(Span::call_site);
+    for name in std::iter::once(&"__private").chain(names) {
+        let mut colon = Punct::new(':', Spacing::Joint);
+        colon.set_span(span);
+        tokens.append(colon);
+        let mut colon = Punct::new(':', Spacing::Alone);
+        colon.set_span(span);
+        tokens.append(colon);
+        tokens.append(Ident::new(name, span));
     }
 }
 
