@@ -17,10 +17,23 @@ use crate::model::Helper;
 /// The span of the last token of `ty`. A bound whose own tokens carry it is reported by
 /// rustc over the whole type, from its first token (which keeps its span) to this one.
 pub fn end_span(ty: &Type) -> Span {
-    ty.to_token_stream()
-        .into_iter()
-        .last()
-        .map_or_else(Span::call_site, |token| token.span())
+    // The common shapes read off the syntax tree; others printed (this runs for every
+    // argument, and printing is a round trip to the compiler).
+    match ty {
+        Type::Reference(reference) => end_span(&reference.elem),
+        Type::Path(path) if path.qself.is_none() => match path.path.segments.last() {
+            Some(segment) => match &segment.arguments {
+                syn::PathArguments::None => segment.ident.span(),
+                syn::PathArguments::AngleBracketed(arguments) => arguments.gt_token.span,
+                syn::PathArguments::Parenthesized(arguments) => match &arguments.output {
+                    syn::ReturnType::Default => arguments.paren_token.span.join(),
+                    syn::ReturnType::Type(_, output) => end_span(output),
+                },
+            },
+            None => end_span_of(ty),
+        },
+        _ => end_span_of(ty),
+    }
 }
 
 /// The span of the last token of `tokens`.
