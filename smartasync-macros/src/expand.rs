@@ -56,7 +56,8 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
-    /// The entry made of these parts.
+    /// The entry made of these parts, printed at once (the signature has no token stream
+    /// of its own to be joined).
     pub(crate) fn emit(
         plan: &Plan<'_>,
         boxed: bool,
@@ -64,32 +65,31 @@ impl Entry {
         sig: &impl ToTokens,
         body: Option<TokenStream>,
     ) -> TokenStream {
-        Entry {
-            attrs,
-            sig: sig.to_token_stream(),
-            body,
-            boxed,
-        }
-        .tokens(plan)
+        let attrs = Self::attrs(plan, boxed, attrs);
+        let vis = &plan.function.vis;
+        let defaultness = &plan.function.defaultness;
+        let body = body.unwrap_or_else(|| quote!(;));
+        quote!(#(#attrs)* #vis #defaultness #sig #body)
     }
 
     pub(crate) fn tokens(self, plan: &Plan<'_>) -> TokenStream {
         let Entry {
-            mut attrs,
+            attrs,
             sig,
             body,
             boxed,
         } = self;
+        Self::emit(plan, boxed, attrs, &sig, body)
+    }
+
+    fn attrs(plan: &Plan<'_>, boxed: bool, mut attrs: Vec<Attribute>) -> Vec<Attribute> {
         let generic = plan.function.sig.generics.type_params().next().is_some()
             || !plan.block_types.is_empty();
         if boxed && generic {
             // A boxed entry's `T: 'fut` may repeat where a type parameter has its bounds.
             attrs.push(allow(quote!(clippy::multiple_bound_locations)));
         }
-        let vis = &plan.function.vis;
-        let defaultness = &plan.function.defaultness;
-        let body = body.unwrap_or_else(|| quote!(;));
-        quote!(#(#attrs)* #vis #defaultness #sig #body)
+        attrs
     }
 }
 
@@ -110,11 +110,12 @@ fn written(plan: &Plan<'_>) -> TokenStream {
         // leave the written one "never used": a warning about our split, not the user's code.
         attrs.push(allow(quote!(dead_code)));
     }
-    let mut sig = function.sig.clone();
+    // Copied only where it changes.
+    let mut sig = std::borrow::Cow::Borrowed(&function.sig);
     match plan.twin {
         Twin::Drive if plan.site.boxed() => return boxed_body(plan).tokens(plan),
-        Twin::Drive => sig.ident = model::async_name(&sig.ident),
-        Twin::Declare => sig.asyncness = None,
+        Twin::Drive => sig.to_mut().ident = model::async_name(&function.sig.ident),
+        Twin::Declare => sig.to_mut().asyncness = None,
         Twin::Offload | Twin::InPlace => {}
     }
     let awaited = plan.twin == Twin::Drive;
