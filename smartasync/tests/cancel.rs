@@ -400,12 +400,6 @@ fn a_panicking_callback_stops_neither_the_others_nor_the_nested_calls() {
 
 #[test]
 fn a_stream_whose_callback_panics_still_stops_its_producer() {
-    struct Dropped(Arc<AtomicBool>);
-    impl Drop for Dropped {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::SeqCst);
-        }
-    }
     #[smartasync]
     fn endless(dropped: Arc<AtomicBool>) -> impl Iterator<Item = u32> {
         smartasync::on_cancel(|| panic!("a callback's bug"));
@@ -437,6 +431,15 @@ fn a_stream_whose_callback_panics_still_stops_its_producer() {
         dropped.load(Ordering::SeqCst),
         "the producer was woken, stopped and dropped its iterator"
     );
+}
+
+/// Sets its flag when dropped.
+struct Dropped(Arc<AtomicBool>);
+
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
 }
 
 /// A value whose drop panics: dropped outside the body's own panic guard.
@@ -580,12 +583,6 @@ fn a_lane_iterator_dropped_early_by_a_sync_caller_is_not_cancelled() {
 
 #[test]
 fn a_disarmed_callback_never_runs_and_is_dropped_at_once() {
-    struct Dropped(Arc<AtomicBool>);
-    impl Drop for Dropped {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::SeqCst);
-        }
-    }
     #[smartasync]
     fn disarming(seen: Arc<Seen>, fired: Arc<AtomicUsize>, dropped: Arc<AtomicBool>) -> bool {
         let capture = Dropped(Arc::clone(&dropped));
