@@ -47,8 +47,13 @@ pub fn end_span_of(tokens: &impl ToTokens) -> Span {
 
 /// `ty: Helper`, spanned at `span`; for a type that mentions `impl Trait`, which a `where`
 /// clause cannot name, the bound is added to each `impl` in `ty` instead.
-pub fn require(ty: &mut Type, krate: &Path, helper: Helper, span: Span) -> Option<WherePredicate> {
-    let bound = helper_bound(krate, helper, span)?;
+pub fn require(
+    ty: &mut Type,
+    private: &Path,
+    helper: Helper,
+    span: Span,
+) -> Option<WherePredicate> {
+    let bound = helper_bound(private, helper, span)?;
     if lifetime::has_impl_trait(ty) {
         BoundImplTraits(bound).visit_type_mut(ty);
         return None;
@@ -64,11 +69,11 @@ pub fn require(ty: &mut Type, krate: &Path, helper: Helper, span: Span) -> Optio
 /// [`require`] for the referent of a `&T` argument, keeping `&impl A + B` unambiguous.
 pub fn require_referent(
     reference: &mut TypeReference,
-    krate: &Path,
+    private: &Path,
     helper: Helper,
     span: Span,
 ) -> Option<WherePredicate> {
-    let predicate = require(&mut reference.elem, krate, helper, span);
+    let predicate = require(&mut reference.elem, private, helper, span);
     parenthesize_impl_trait(reference);
     predicate
 }
@@ -85,9 +90,9 @@ fn parenthesize_impl_trait(reference: &mut TypeReference) {
 }
 
 /// The helper trait's path, every token spanned at `span` so that rustc points there.
-fn helper_bound(krate: &Path, helper: Helper, span: Span) -> Option<TypeParamBound> {
+fn helper_bound(private: &Path, helper: Helper, span: Span) -> Option<TypeParamBound> {
     // Built, not parsed: this runs for every value that crosses.
-    let mut path = krate.clone();
+    let mut path = private.clone();
     if let Some(colon) = &mut path.leading_colon {
         colon.spans = [span; 2];
     }
@@ -99,8 +104,6 @@ fn helper_bound(krate: &Path, helper: Helper, span: Span) -> Option<TypeParamBou
             colon.spans = [span; 2];
         }
     }
-    path.segments
-        .push(syn::Ident::new("__private", span).into());
     path.segments
         .push(syn::Ident::new(helper.name(), span).into());
     for pair in path.segments.pairs_mut() {

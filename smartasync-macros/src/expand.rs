@@ -192,7 +192,7 @@ fn boxed_body(plan: &Plan<'_>) -> Entry {
 /// `fn foo(..) -> T` for an `async fn foo` body (now `foo_async`): drives it on the
 /// caller's thread.
 fn blocking(plan: &Plan<'_>) -> TokenStream {
-    let krate = &plan.krate;
+    let private = &plan.private;
     let function = plan.function;
     let async_name = model::async_name(&function.sig.ident);
     let mut attrs = noted(
@@ -210,16 +210,16 @@ fn blocking(plan: &Plan<'_>) -> TokenStream {
         Some(path) => {
             rename_params(&mut sig, plan);
             let args = arguments(plan);
-            quote!({ #krate::__private::block_on(#path(#(#args),*)) })
+            quote!({ #private::block_on(#path(#(#args),*)) })
         }
         None => {
             attrs.extend(inner_as_outer(plan));
             let block = copied_body(plan, limit_prelude(plan, true));
             match pinned_output(&function.sig.output) {
                 Some(output) => {
-                    quote!({ #krate::__private::block_on_as::<#output, _>(async move #block) })
+                    quote!({ #private::block_on_as::<#output, _>(async move #block) })
                 }
-                None => quote!({ #krate::__private::block_on(async move #block) }),
+                None => quote!({ #private::block_on(async move #block) }),
             }
         }
     };
@@ -336,7 +336,7 @@ fn boxed_offloaded(plan: &Plan<'_>) -> TokenStream {
 /// else (no suggestion about the argument, which such a call has none of), and the same
 /// failure met again further on is the same error, reported once.
 pub(crate) fn requirement_checks(plan: &Plan<'_>) -> TokenStream {
-    let krate = &plan.krate;
+    let private = &plan.private;
     let mut checks = TokenStream::new();
     let mut check = |helper: model::Helper, ty: &syn::Type, span: proc_macro2::Span| {
         if lifetime::has_impl_trait(ty) {
@@ -344,7 +344,7 @@ pub(crate) fn requirement_checks(plan: &Plan<'_>) -> TokenStream {
         }
         // Every token at the user's one, the type's too: the failure is reported there,
         // where the later uses of the value fail the same way and so add nothing.
-        let function = helper.check(krate);
+        let function = helper.check(private);
         let call = bound::respan(quote!(#function::<#ty>()), span);
         checks.extend(quote!(#call;));
     };
@@ -375,7 +375,7 @@ pub(crate) fn requirement_checks(plan: &Plan<'_>) -> TokenStream {
 /// The bounds that make a failed requirement speak of `#[smartasync]` at the user's type:
 /// one per value that crosses, and the result.
 pub(crate) fn crossing_bounds(plan: &Plan<'_>, sig: &mut Signature) -> Vec<WherePredicate> {
-    let krate = &plan.krate;
+    let private = &plan.private;
     let mut predicates = Vec::new();
     for (param, input) in plan.params.iter().zip(&mut sig.inputs) {
         let Some(helper) = param.crossing.helper() else {
@@ -384,17 +384,17 @@ pub(crate) fn crossing_bounds(plan: &Plan<'_>, sig: &mut Signature) -> Vec<Where
         match (&param.crossing, input) {
             (Crossing::Shared(ty) | Crossing::Moved(ty), FnArg::Receiver(_)) => {
                 let mut ty = ty.clone();
-                predicates.extend(bound::require(&mut ty, krate, helper, param.span));
+                predicates.extend(bound::require(&mut ty, private, helper, param.span));
             }
             (Crossing::Copied, FnArg::Typed(arg)) => {
                 if let syn::Type::Reference(reference) = &mut *arg.ty {
                     predicates.extend(bound::require_referent(
-                        reference, krate, helper, param.span,
+                        reference, private, helper, param.span,
                     ));
                 }
             }
             (_, FnArg::Typed(arg)) => {
-                predicates.extend(bound::require(&mut arg.ty, krate, helper, param.span));
+                predicates.extend(bound::require(&mut arg.ty, private, helper, param.span));
             }
             (_, FnArg::Receiver(_)) => {}
         }
@@ -405,7 +405,7 @@ pub(crate) fn crossing_bounds(plan: &Plan<'_>, sig: &mut Signature) -> Vec<Where
             let mut item = item.clone();
             predicates.extend(bound::require(
                 &mut item,
-                krate,
+                private,
                 model::Helper::Yieldable,
                 *span,
             ));
@@ -414,7 +414,7 @@ pub(crate) fn crossing_bounds(plan: &Plan<'_>, sig: &mut Signature) -> Vec<Where
                 let span = bound::end_span(&items.output);
                 predicates.extend(bound::require(
                     &mut rest,
-                    krate,
+                    private,
                     model::Helper::Returnable,
                     span,
                 ));
@@ -424,7 +424,7 @@ pub(crate) fn crossing_bounds(plan: &Plan<'_>, sig: &mut Signature) -> Vec<Where
             let mut output = output.clone();
             predicates.extend(bound::require(
                 &mut output,
-                krate,
+                private,
                 model::Helper::Returnable,
                 *span,
             ));
@@ -439,7 +439,7 @@ pub(crate) fn crossing_bounds(plan: &Plan<'_>, sig: &mut Signature) -> Vec<Where
 /// spans of the user's tokens, so that a requirement that fails inside this body is
 /// reported there.
 fn offload_call(plan: &Plan<'_>, spanned: bool, runner: Runner) -> TokenStream {
-    let krate = &plan.krate;
+    let private = &plan.private;
     let runner = match (runner, &plan.lane) {
         (Runner::Pool, Some(_)) => Runner::LaneAsync,
         (runner, _) => runner,
@@ -456,8 +456,8 @@ fn offload_call(plan: &Plan<'_>, spanned: bool, runner: Runner) -> TokenStream {
         Runner::LaneBlocking => quote!(lane_blocking),
     };
     let offload = match pinned_output(&plan.function.sig.output) {
-        Some(output) => quote!(#krate::__private::#function::<_, #output>),
-        None => quote!(#krate::__private::#function),
+        Some(output) => quote!(#private::#function::<_, #output>),
+        None => quote!(#private::#function),
     };
     let offload = if spanned {
         bound::respan(offload, output_span)
@@ -472,7 +472,7 @@ fn offload_call(plan: &Plan<'_>, spanned: bool, runner: Runner) -> TokenStream {
         }
     };
     let lane = plan.lane.as_ref().map(|lane| {
-        let lane = lane_ref(krate, lane);
+        let lane = lane_ref(private, lane);
         quote!(#lane,)
     });
     let Some(site) = limit_site(plan) else {
@@ -483,8 +483,8 @@ fn offload_call(plan: &Plan<'_>, spanned: bool, runner: Runner) -> TokenStream {
     // thread holds it so that the written body takes no second one.
     let owner = limit_owner(plan);
     let offload = match pinned_output(&plan.function.sig.output) {
-        Some(output) => quote!(#krate::__private::offload_limited::<_, #output>),
-        None => quote!(#krate::__private::offload_limited),
+        Some(output) => quote!(#private::offload_limited::<_, #output>),
+        None => quote!(#private::offload_limited),
     };
     let offload = if spanned {
         bound::respan(offload, output_span)
@@ -508,7 +508,7 @@ pub(crate) fn take_params<'a>(
     plan: &'a Plan<'_>,
     spanned: bool,
 ) -> (TokenStream, Vec<model::Wrapping<'a>>) {
-    let krate = &plan.krate;
+    let private = &plan.private;
     let mut names = Vec::new();
     let mut takes = Vec::new();
     let mut given = Vec::new();
@@ -524,7 +524,7 @@ pub(crate) fn take_params<'a>(
         let (take, give) =
             param
                 .crossing
-                .wrap(krate, &param.name, &name, spanned.then_some(param.span));
+                .wrap(private, &param.name, &name, spanned.then_some(param.span));
         names.push(name);
         takes.push(take);
         given.push(give);
@@ -561,7 +561,8 @@ fn lane_dispatch(plan: &Plan<'_>) -> TokenStream {
         return TokenStream::new();
     };
     let krate = &plan.krate;
-    let lane = lane_ref(krate, lane);
+    let private = &plan.private;
+    let lane = lane_ref(private, lane);
     let queued = offload_call(plan, true, Runner::LaneBlocking);
     quote! {
         if !#krate::Lane::is_current(#lane) {
@@ -572,9 +573,9 @@ fn lane_dispatch(plan: &Plan<'_>) -> TokenStream {
 
 /// `&'static Lane` from the user's path, checked by a helper trait spanned at the path so
 /// that a path to something else is reported in smartasync's words.
-pub(crate) fn lane_ref(krate: &Path, lane: &Path) -> TokenStream {
+pub(crate) fn lane_ref(private: &Path, lane: &Path) -> TokenStream {
     let span = bound::end_span_of(lane);
-    let check = bound::respan(quote!(#krate::__private::lane), span);
+    let check = bound::respan(quote!(#private::lane), span);
     // The whole call at the path, so that a failure is reported there, not at the
     // attribute of the block the method is in.
     let borrow = bound::respan(quote!(&), span);
@@ -586,11 +587,11 @@ pub(crate) fn lane_ref(krate: &Path, lane: &Path) -> TokenStream {
 /// both entries through a key made of where the attribute was written and the name.
 fn limit_site(plan: &Plan<'_>) -> Option<TokenStream> {
     let permits = plan.limit.as_ref()?;
-    let krate = &plan.krate;
+    let private = &plan.private;
     let name = plan.function.sig.ident.to_string();
     Some(quote! {
-        static __SMARTASYNC_LIMIT: #krate::__private::LimitSite =
-            #krate::__private::LimitSite::new(
+        static __SMARTASYNC_LIMIT: #private::LimitSite =
+            #private::LimitSite::new(
                 ::core::concat!(
                     ::core::file!(), ":", ::core::line!(), ":", ::core::column!(), "::", #name
                 ),
@@ -644,7 +645,7 @@ const IN_PLACE: &str = "runs the same body on the awaiting thread, inside \
 /// `async fn foo_async(..) -> T` for a `fn foo` body under `in_place`: runs the body on the
 /// awaiting thread.
 fn in_place(plan: &Plan<'_>) -> TokenStream {
-    let krate = &plan.krate;
+    let private = &plan.private;
     let function = plan.function;
     let name = &function.sig.ident;
     let mut attrs = noted(
@@ -663,16 +664,16 @@ fn in_place(plan: &Plan<'_>) -> TokenStream {
         Some(path) => {
             rename_params(&mut sig, plan);
             let args = arguments(plan);
-            quote!({ #held #krate::__private::in_place(|| #path(#(#args),*)) })
+            quote!({ #held #private::in_place(|| #path(#(#args),*)) })
         }
         None => {
             attrs.extend(inner_as_outer(plan));
             let block = copied_body(plan, TokenStream::new());
             match pinned_output(&function.sig.output) {
                 Some(output) => {
-                    quote!({ #held #krate::__private::in_place::<_, #output>(move || #block) })
+                    quote!({ #held #private::in_place::<_, #output>(move || #block) })
                 }
-                None => quote!({ #held #krate::__private::in_place(move || #block) }),
+                None => quote!({ #held #private::in_place(move || #block) }),
             }
         }
     };
@@ -682,7 +683,7 @@ fn in_place(plan: &Plan<'_>) -> TokenStream {
 /// The boxed async entry of a `fn foo` body that runs in place: under `in_place` in a trait
 /// impl, or provided by a trait (where cloning `self` could not be asked of `dyn` callers).
 fn boxed_in_place(plan: &Plan<'_>) -> TokenStream {
-    let krate = &plan.krate;
+    let private = &plan.private;
     let name = &plan.function.sig.ident;
     let text = if matches!(plan.site, Site::Trait) {
         format!(
@@ -709,7 +710,7 @@ fn boxed_in_place(plan: &Plan<'_>) -> TokenStream {
     let body = quote!({
         #boxer::<#output, _>(async move {
             #held
-            #krate::__private::in_place(move || #path(#(#args),*))
+            #private::in_place(move || #path(#(#args),*))
         })
     });
     Entry::emit(plan, true, attrs, &sig, Some(body))
@@ -813,11 +814,11 @@ pub(crate) fn copied_body(plan: &Plan<'_>, prelude: TokenStream) -> TokenStream 
 
 /// The function that boxes a trait method's future: `Send` unless the trait says `?Send`.
 pub(crate) fn boxer(plan: &Plan<'_>) -> TokenStream {
-    let krate = &plan.krate;
+    let private = &plan.private;
     if plan.send {
-        quote!(#krate::__private::boxed)
+        quote!(#private::boxed)
     } else {
-        quote!(#krate::__private::boxed_local)
+        quote!(#private::boxed_local)
     }
 }
 
@@ -900,18 +901,79 @@ pub(crate) fn inner_as_outer(plan: &Plan<'_>) -> Vec<Attribute> {
 
 /// The written attributes, then the doc paragraph that presents a generated entry as the
 /// other half of its pair.
+///
+/// The paragraph is two doc lines, which rustdoc joins: the head names the twin, and the
+/// tail, the same for every entry of a kind, is made once per expansion and cloned.
 pub(crate) fn noted(plan: &Plan<'_>, text: String) -> Vec<Attribute> {
     let mut attrs = plan.function.attrs.clone();
     if attrs.iter().any(|attr| attr.path().is_ident("doc")) {
         attrs.push(doc(""));
     }
-    attrs.push(doc(&format!(" {text}")));
+    let text = format!(" {text}");
+    // After "generated by `#[smartasync]`:" or "declared by `#[smartasync]`.".
+    let split = text
+        .find("]`")
+        .map(|end| end + 3)
+        .filter(|&end| matches!(text.as_bytes().get(end - 1), Some(b':' | b'.')));
+    match split {
+        Some(end) => {
+            attrs.push(doc(&text[..end]));
+            attrs.push(with_literal(&text[end..], |lit| {
+                doc_attribute(lit.clone().into())
+            }));
+        }
+        None => attrs.push(doc(&text)),
+    }
     attrs
+}
+
+thread_local! {
+    /// The doc literals made during the current expansion, by text.
+    static LITERALS: std::cell::RefCell<Vec<(String, syn::LitStr)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// While alive, doc literals are kept for reuse; a literal made by the compiler is only
+/// valid during the expansion that made it, so they are forgotten when it ends.
+pub(crate) struct LiteralCache(());
+
+impl LiteralCache {
+    pub(crate) fn start() -> Self {
+        LITERALS.with(|literals| literals.borrow_mut().clear());
+        LiteralCache(())
+    }
+}
+
+impl Drop for LiteralCache {
+    fn drop(&mut self) {
+        LITERALS.with(|literals| literals.borrow_mut().clear());
+    }
+}
+
+/// `f` of the string literal of `text`, made once per expansion: making one escapes its
+/// text character by character.
+fn with_literal<T>(text: &str, f: impl FnOnce(&syn::LitStr) -> T) -> T {
+    LITERALS.with(|literals| {
+        let mut literals = literals.borrow_mut();
+        let index = match literals.iter().position(|(known, _)| known == text) {
+            Some(index) => index,
+            None => {
+                let lit = syn::LitStr::new(text, proc_macro2::Span::call_site());
+                literals.push((text.to_owned(), lit));
+                literals.len() - 1
+            }
+        };
+        f(&literals[index].1)
+    })
 }
 
 /// `#[doc = "text"]`, built rather than quoted and parsed: parsing a string literal
 /// unescapes it character by character, and every generated entry has a paragraph.
 pub(crate) fn doc(text: &str) -> Attribute {
+    doc_attribute(syn::LitStr::new(text, proc_macro2::Span::call_site()).into())
+}
+
+fn doc_attribute(lit: syn::Lit) -> Attribute {
     Attribute {
         pound_token: Default::default(),
         style: AttrStyle::Outer,
@@ -921,7 +983,7 @@ pub(crate) fn doc(text: &str) -> Attribute {
             eq_token: Default::default(),
             value: syn::Expr::Lit(syn::ExprLit {
                 attrs: Vec::new(),
-                lit: syn::LitStr::new(text, proc_macro2::Span::call_site()).into(),
+                lit,
             }),
         }),
     }

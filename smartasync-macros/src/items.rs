@@ -5,9 +5,10 @@
 
 use std::collections::HashSet;
 
+use proc_macro2::Span;
 use proc_macro2::TokenStream;
 use quote::{quote, ToTokens};
-use syn::{Attribute, Path};
+use syn::{Attribute, Ident, Path};
 
 use crate::args::{Args, Place};
 use crate::expand;
@@ -103,13 +104,15 @@ pub fn impl_block(args: TokenStream, block: ImplBlock) -> TokenStream {
         None => Site::Inherent,
     };
     let mut errors = Errors::default();
-    let items = members(
+    let private = Ident::new(model::PRIVATE, Span::call_site());
+    let (items, krate) = members(
         args,
         place,
         &site,
         &block.header.generics,
         block.items,
         &mut errors,
+        Some(&private),
     );
 
     let ImplBlock {
@@ -133,12 +136,18 @@ pub fn impl_block(args: TokenStream, block: ImplBlock) -> TokenStream {
     };
     let where_clause = &generics.where_clause;
     let errors = errors.finish().err().map(syn::Error::into_compile_error);
+    // In an anonymous constant, where an import of the private module is seen by this block
+    // alone: an impl there is an impl of the type wherever it is named, documented with it.
     quote! {
-        #(#attrs)*
-        #defaultness #unsafety #impl_token #generics #bang #path #for_token #self_ty #where_clause {
-            #(#inner_attrs)*
-            #(#items)*
-        }
+        const _: () = {
+            #[allow(unused_imports)]
+            use #krate::__private as #private;
+            #(#attrs)*
+            #defaultness #unsafety #impl_token #generics #bang #path #for_token #self_ty #where_clause {
+                #(#inner_attrs)*
+                #(#items)*
+            }
+        };
         #errors
     }
 }
@@ -146,13 +155,16 @@ pub fn impl_block(args: TokenStream, block: ImplBlock) -> TokenStream {
 /// A trait: both entries of every method declared, provided bodies paired.
 pub fn trait_block(args: TokenStream, block: TraitBlock) -> TokenStream {
     let mut errors = Errors::default();
-    let items = members(
+    // A trait must stay nameable where it is written: its entries name the private module
+    // in full.
+    let (items, _) = members(
         args,
         Place::Trait,
         &Site::Trait,
         &block.header.generics,
         block.items,
         &mut errors,
+        None,
     );
 
     let TraitBlock {
@@ -195,7 +207,9 @@ pub fn trait_block(args: TokenStream, block: TraitBlock) -> TokenStream {
 }
 
 /// The members of a block, each method paired unless skipped or paired by hand, under
-/// the block's arguments `args` written at `place`.
+/// the block's arguments `args` written at `place`, and the runtime crate's path. The
+/// generated code names the private module `private` where given (the block imports it
+/// so), else in full.
 fn members(
     args: TokenStream,
     place: Place,
@@ -203,7 +217,8 @@ fn members(
     generics: &syn::Generics,
     items: Vec<Member>,
     errors: &mut Errors,
-) -> Vec<TokenStream> {
+    private: Option<&Ident>,
+) -> (Vec<TokenStream>, Path) {
     let args = Args::parse_at(args, place).unwrap_or_else(|error| {
         errors.push(error);
         Args::default()
@@ -221,7 +236,7 @@ fn members(
         Some(stem) => names.contains(stem),
         None => names.contains(&format!("{name}{}", model::SUFFIX)),
     };
-    items
+    let members = items
         .into_iter()
         .map(|item| match item {
             Member::Other(tokens) => tokens,
@@ -256,8 +271,11 @@ fn members(
                 if function.body.is_none() && !matches!(site, Site::Trait) {
                     return function.written();
                 }
-                let (plan, checked) =
+                let (mut plan, checked) =
                     valid::plan(&options, &krate, site.clone(), generics, send, &function);
+                if let Some(private) = private {
+                    plan.private = private.clone().into();
+                }
                 match checked {
                     Ok(()) if !refused && options.skip.is_none() => expand::pair(&plan, false),
                     Ok(()) => expand::pair(&plan, true),
@@ -269,5 +287,6 @@ fn members(
             }
         })
         .map(|tokens| tokens.into_token_stream())
-        .collect()
+        .collect();
+    (members, krate)
 }

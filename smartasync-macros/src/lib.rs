@@ -19,6 +19,7 @@ mod lifetime;
 mod model;
 mod parse;
 mod receiver;
+mod signature;
 mod streamed;
 mod streams;
 mod valid;
@@ -514,6 +515,7 @@ fn expand(
     input: proc_macro2::TokenStream,
     trait_impl: fn() -> Option<enclosing::TraitImpl>,
 ) -> proc_macro2::TokenStream {
+    let _literals = expand::LiteralCache::start();
     match parse::Item::parse(input.clone()) {
         Ok(parse::Item::Function(function)) => match trait_impl() {
             Some(around) => items::method_of_trait_impl(args, &function, &around),

@@ -87,7 +87,7 @@ pub enum Helper {
 }
 
 impl Helper {
-    /// The trait's name in `krate::__private`.
+    /// The trait's name in the runtime crate's private module.
     pub fn name(self) -> &'static str {
         match self {
             Helper::SharedReceiver => "SharedReceiver",
@@ -100,8 +100,8 @@ impl Helper {
 }
 
 impl Helper {
-    /// `krate::__private::check_trait`, the function that checks it of a type argument.
-    pub fn check(self, krate: &Path) -> TokenStream {
+    /// `private::check_trait`, the function that checks it of a type argument.
+    pub fn check(self, private: &Path) -> TokenStream {
         let name = match self {
             Helper::SharedReceiver => quote!(check_shared_receiver),
             Helper::Movable => quote!(check_movable),
@@ -109,7 +109,7 @@ impl Helper {
             Helper::Returnable => quote!(check_returnable),
             Helper::Yieldable => quote!(check_yieldable),
         };
-        quote!(#krate::__private::#name)
+        quote!(#private::#name)
     }
 }
 
@@ -129,7 +129,7 @@ impl Crossing {
     /// constructor carries that span, so that a requirement it fails is reported there.
     pub fn wrap<'a>(
         &self,
-        krate: &'a Path,
+        private: &'a Path,
         value: &Ident,
         name: &Ident,
         span: Option<Span>,
@@ -140,8 +140,8 @@ impl Crossing {
             Crossing::Copied => ("Copied", "lend", true),
             Crossing::AsIs => {
                 return (
-                    Wrapping::as_is(krate, value.clone()),
-                    Wrapping::as_is(krate, name.clone()),
+                    Wrapping::as_is(private, value.clone()),
+                    Wrapping::as_is(private, name.clone()),
                 )
             }
         };
@@ -155,7 +155,7 @@ impl Crossing {
             ident
         };
         let take = Wrapping {
-            krate,
+            private,
             // Both at the user's token: a requirement they fail is reported once, there.
             path: Some(([wrapper, "new"], span)),
             borrow: false,
@@ -165,7 +165,7 @@ impl Crossing {
             parens: span,
         };
         let give = Wrapping {
-            krate,
+            private,
             path: Some(([wrapper, give], span)),
             borrow,
             arg: at(name),
@@ -175,11 +175,11 @@ impl Crossing {
     }
 }
 
-/// `krate::__private::Wrapper::method(&arg)`, or `arg` alone, printed where it is
+/// `private::Wrapper::method(&arg)`, or `arg` alone, printed where it is
 /// interpolated: written once or twice for every value that crosses, it has no token stream
 /// of its own to be joined (each join is a round trip to the compiler).
 pub struct Wrapping<'a> {
-    krate: &'a Path,
+    private: &'a Path,
     /// The wrapper and its method, with the span of every token of the path.
     path: Option<([&'static str; 2], Option<Span>)>,
     borrow: bool,
@@ -189,9 +189,9 @@ pub struct Wrapping<'a> {
 }
 
 impl<'a> Wrapping<'a> {
-    fn as_is(krate: &'a Path, arg: Ident) -> Self {
+    fn as_is(private: &'a Path, arg: Ident) -> Self {
         Wrapping {
-            krate,
+            private,
             path: None,
             borrow: false,
             arg,
@@ -206,7 +206,7 @@ impl ToTokens for Wrapping<'_> {
             self.arg.to_tokens(tokens);
             return;
         };
-        private_path(tokens, self.krate, &names, span);
+        private_path(tokens, self.private, &names, span);
         let mut arguments = TokenStream::new();
         if self.borrow {
             arguments.append(Punct::new('&', Spacing::Alone));
@@ -220,14 +220,14 @@ impl ToTokens for Wrapping<'_> {
     }
 }
 
-/// Appends `krate::__private::a::b` to `tokens`, every token at `span` where one is given.
-pub fn private_path(tokens: &mut TokenStream, krate: &Path, names: &[&str], span: Option<Span>) {
+/// Appends `private::a::b` to `tokens`, every token at `span` where one is given.
+pub fn private_path(tokens: &mut TokenStream, private: &Path, names: &[&str], span: Option<Span>) {
     match span {
-        Some(span) => tokens.extend(crate::bound::respan(krate.to_token_stream(), span)),
-        None => krate.to_tokens(tokens),
+        Some(span) => tokens.extend(crate::bound::respan(private.to_token_stream(), span)),
+        None => private.to_tokens(tokens),
     }
     let span = span.unwrap_or_else(Span::call_site);
-    for name in std::iter::once(&"__private").chain(names) {
+    for name in names {
         let mut colon = Punct::new(':', Spacing::Joint);
         colon.set_span(span);
         tokens.append(colon);
@@ -236,6 +236,19 @@ pub fn private_path(tokens: &mut TokenStream, krate: &Path, names: &[&str], span
         tokens.append(colon);
         tokens.append(Ident::new(name, span));
     }
+}
+
+/// The name an `impl` block's expansion imports the runtime crate's private module as:
+/// one identifier in place of `::smartasync::__private` in every path it writes, which is
+/// most of the tokens an entry adds (and the attribute's run time is per token).
+pub const PRIVATE: &str = "__smartasync";
+
+/// `krate::__private`.
+pub fn private_module(krate: &Path) -> Path {
+    let mut path = krate.clone();
+    path.segments
+        .push(Ident::new("__private", Span::call_site()).into());
+    path
 }
 
 /// A parameter of the written function and how it reaches the body.
@@ -254,7 +267,11 @@ pub struct Param {
 /// Everything the expansion of one function needs, decided.
 #[derive(Clone)]
 pub struct Plan<'a> {
+    /// The runtime crate (`::smartasync`, or `crate = ".."`), for its public items.
     pub krate: Path,
+    /// Its private module, which the generated code calls: `krate::__private`, or in a
+    /// block, the name the block's expansion imports it as ([`PRIVATE`]).
+    pub private: Path,
     pub function: &'a Function,
     pub site: Site,
     pub twin: Twin,

@@ -199,7 +199,7 @@ impl Parse for Function {
                 "`#[smartasync]` goes on a `fn` or `async fn`, an `impl` block or a trait",
             ));
         }
-        let sig: Signature = input.parse()?;
+        let sig = crate::signature::parse(input)?;
         let body = if input.peek(Token![;]) {
             input.parse::<Token![;]>()?;
             None

@@ -122,11 +122,11 @@ fn stream_box(plan: &Plan<'_>, lifetime: &syn::Lifetime, item: &syn::Type) -> To
 
 /// The function that boxes a trait method's stream.
 fn stream_boxer(plan: &Plan<'_>) -> TokenStream {
-    let krate = &plan.krate;
+    let private = &plan.private;
     if plan.send {
-        quote!(#krate::__private::boxed_stream)
+        quote!(#private::boxed_stream)
     } else {
-        quote!(#krate::__private::boxed_local_stream)
+        quote!(#private::boxed_local_stream)
     }
 }
 
@@ -197,7 +197,7 @@ fn declared(plan: &Plan<'_>, items: &Items, async_entry: bool) -> TokenStream {
 /// The blocking entry of a trait impl's (or a provided) `fn` body returning an iterator:
 /// the body, its iterator boxed.
 fn boxed_iter_body(plan: &Plan<'_>, items: &Items) -> TokenStream {
-    let krate = &plan.krate;
+    let private = &plan.private;
     let mut sig = blocking_boxed_signature(plan, items);
     let mut rebind = expand::rename_params(&mut sig, plan);
     rebind.extend(items.named());
@@ -207,9 +207,9 @@ fn boxed_iter_body(plan: &Plan<'_>, items: &Items) -> TokenStream {
     let block = body_block(plan, rebind);
     let body = if items.fallible {
         let inferred = items.inferred();
-        quote!({ (move || -> #inferred #block)().map(#krate::__private::boxed_iter) })
+        quote!({ (move || -> #inferred #block)().map(#private::boxed_iter) })
     } else {
-        quote!({ #krate::__private::boxed_iter((move || #block)()) })
+        quote!({ #private::boxed_iter((move || #block)()) })
     };
     Entry::emit(plan, true, attrs, &sig, Some(body))
 }
@@ -217,7 +217,7 @@ fn boxed_iter_body(plan: &Plan<'_>, items: &Items) -> TokenStream {
 /// The async entry of a trait impl's (or a provided) body returning a stream, written
 /// `async fn` or `fn`: its stream boxed.
 fn boxed_stream_body(plan: &Plan<'_>, items: &Items) -> TokenStream {
-    let krate = &plan.krate;
+    let private = &plan.private;
     let mut sig = async_boxed_signature(plan, items, &expand::provided_bounds(plan));
     let mut rebind = expand::rename_params(&mut sig, plan);
     rebind.extend(items.named());
@@ -231,10 +231,10 @@ fn boxed_stream_body(plan: &Plan<'_>, items: &Items) -> TokenStream {
     let inferred = items.inferred();
     let is_async = plan.function.sig.asyncness.is_some();
     let body = match (is_async, items.fallible) {
-        (true, false) => quote!({ #stream_boxer(#krate::__private::flatten(async move #block)) }),
+        (true, false) => quote!({ #stream_boxer(#private::flatten(async move #block)) }),
         (true, true) => quote!({
             #boxer::<#output, _>(async move {
-                #krate::__private::typed::<#inferred, _>(async move #block)
+                #private::typed::<#inferred, _>(async move #block)
                     .await
                     .map(#stream_boxer)
             })
@@ -269,7 +269,7 @@ fn body_block(plan: &Plan<'_>, prelude: TokenStream) -> TokenStream {
 /// its iterator drained there. A block expression of type `Unpacked<T>`, or, if fallible, a
 /// future of `Result<Unpacked<T>, E>`.
 fn stream_call(plan: &Plan<'_>, items: &Items, spanned: bool) -> TokenStream {
-    let krate = &plan.krate;
+    let private = &plan.private;
     let (prelude, given) = expand::take_params(plan, spanned);
     let pump = model::hidden("pump");
     let iter = model::hidden("iter");
@@ -305,19 +305,19 @@ fn stream_call(plan: &Plan<'_>, items: &Items, spanned: bool) -> TokenStream {
     } else {
         Some(quote!(::<#item, _>))
     };
-    let mut function = quote!(#krate::__private::#function #pinned);
+    let mut function = quote!(#private::#function #pinned);
     if spanned {
         // A requirement of the items that fails is reported at their type.
         function = bound::respan(function, items.span());
     }
     let lane = plan.lane.as_ref().map(|lane| {
-        let lane = expand::lane_ref(krate, lane);
+        let lane = expand::lane_ref(private, lane);
         quote!(#lane,)
     });
     let batch = match &plan.batch {
         // A constant of type `usize`, checked where it is written.
         Some(items) => quote!({ const BATCH: usize = #items; BATCH }),
-        None => quote!(#krate::__private::DEFAULT_BATCH),
+        None => quote!(#private::DEFAULT_BATCH),
     };
     quote!({
         #prelude
@@ -420,10 +420,11 @@ fn where_it_runs(plan: &Plan<'_>) -> String {
 /// items from the lane and iterates them here; on the lane, it is the body.
 fn lane_iter_body(plan: &Plan<'_>, items: &Items) -> TokenStream {
     let krate = &plan.krate;
+    let private = &plan.private;
     let function = plan.function;
-    let lane = expand::lane_ref(krate, plan.lane.as_ref().expect("a lane body"));
+    let lane = expand::lane_ref(private, plan.lane.as_ref().expect("a lane body"));
     let call = stream_call(plan, items, true);
-    let private = quote!(#krate::__private);
+    let private = &plan.private;
     let call = quote!(#private::for_blocking_caller(move || #call));
     let block = body_block(plan, TokenStream::new());
     let (left, right) = if items.fallible {
@@ -458,8 +459,7 @@ fn lane_iter_body(plan: &Plan<'_>, items: &Items) -> TokenStream {
 /// `fn foo(..) -> impl Iterator<Item = T> + 'fut` for a body returning a stream (`async
 /// fn` or `fn`, now `foo_async`): each `next()` driving the stream on the calling thread.
 fn iter_of_stream(plan: &Plan<'_>, items: &Items) -> TokenStream {
-    let krate = &plan.krate;
-    let private = quote!(#krate::__private);
+    let private = &plan.private;
     let function = plan.function;
     let async_name = model::async_name(&function.sig.ident);
     let mut attrs = expand::noted(
@@ -525,8 +525,7 @@ fn iter_of_stream(plan: &Plan<'_>, items: &Items) -> TokenStream {
 /// The blocking entry of a trait impl's body returning a stream: the boxed stream of the
 /// async entry, iterated.
 fn boxed_iter_of_stream(plan: &Plan<'_>, items: &Items) -> TokenStream {
-    let krate = &plan.krate;
-    let private = quote!(#krate::__private);
+    let private = &plan.private;
     let async_name = model::async_name(&plan.function.sig.ident);
     let attrs = expand::noted(
         plan,

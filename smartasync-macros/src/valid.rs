@@ -103,6 +103,7 @@ pub fn plan<'a>(
     });
     let plan = Plan {
         krate: krate.clone(),
+        private: model::private_module(krate),
         function,
         site,
         twin,

@@ -156,3 +156,60 @@ fn generic_impl_blocks() {
     assert_eq!(wrapper.pair_with('x'), "[1, 2]/'x'");
     assert_eq!(runtime.block_on(wrapper.pair_with_async(3)), "[1, 2]/3");
 }
+
+/// An `impl` block is expanded in an anonymous constant of its own: its bodies still see
+/// the module's items and macros, two blocks of one type coexist, and a block written by
+/// `macro_rules!` with its types as `$t:ty` is paired too.
+const SCALE: u32 = 3;
+
+macro_rules! scaled {
+    ($value:expr) => {
+        $value * SCALE
+    };
+}
+
+#[derive(Clone)]
+struct Split(u32);
+
+#[smartasync]
+impl Split {
+    fn scaled(&self) -> u32 {
+        scaled!(self.0)
+    }
+}
+
+#[smartasync]
+impl Split {
+    async fn plus(&self, by: u32) -> u32 {
+        self.0 + by
+    }
+}
+
+macro_rules! counter_impl {
+    ($name:ident, $arg:ty, $out:ty) => {
+        #[derive(Clone)]
+        struct $name(u32);
+
+        #[smartasync]
+        impl $name {
+            fn add(&self, by: $arg) -> $out {
+                <$out>::from(self.0 + u32::from(by))
+            }
+        }
+    };
+}
+
+counter_impl!(Counter, u8, u64);
+
+#[test]
+fn blocks_see_their_module_and_may_come_from_macros() {
+    let runtime = support::current_thread("impl-const");
+    let split = Split(2);
+    assert_eq!(split.scaled(), 6);
+    assert_eq!(runtime.block_on(split.scaled_async()), 6);
+    assert_eq!(split.plus(1), 3);
+    assert_eq!(runtime.block_on(split.plus_async(2)), 4);
+    let counter = Counter(40);
+    assert_eq!(counter.add(2), 42_u64);
+    assert_eq!(runtime.block_on(counter.add_async(3)), 43_u64);
+}
