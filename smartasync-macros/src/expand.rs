@@ -22,6 +22,7 @@ pub fn pair(plan: &Plan<'_>, stub: bool) -> TokenStream {
         // same mistake a second time.
         let mut function = plan.function.clone();
         if plan.site.boxed() {
+            function.verbatim = None;
             function.sig.constness = None;
             function.sig.abi = None;
             function.sig.unsafety = None;
@@ -110,14 +111,29 @@ fn written(plan: &Plan<'_>) -> TokenStream {
         // leave the written one "never used": a warning about our split, not the user's code.
         attrs.push(allow(quote!(dead_code)));
     }
-    // Copied only where it changes.
-    let mut sig = std::borrow::Cow::Borrowed(&function.sig);
-    match plan.twin {
-        Twin::Drive if plan.site.boxed() => return boxed_body(plan).tokens(plan),
-        Twin::Drive => sig.to_mut().ident = model::async_name(&function.sig.ident),
-        Twin::Declare => sig.to_mut().asyncness = None,
-        Twin::Offload | Twin::InPlace => {}
+    if plan.twin == Twin::Drive && plan.site.boxed() {
+        return boxed_body(plan).tokens(plan);
     }
+    let renamed = (plan.twin == Twin::Drive).then(|| model::async_name(&function.sig.ident));
+    let declared = plan.twin == Twin::Declare;
+    // Copied only where it changes, and not printed back where its tokens are at hand.
+    let verbatim = function
+        .verbatim
+        .as_ref()
+        .map(|verbatim| verbatim.written(renamed.as_ref(), declared));
+    let mut sig = std::borrow::Cow::Borrowed(&function.sig);
+    if verbatim.is_none() {
+        if let Some(renamed) = renamed {
+            sig.to_mut().ident = renamed;
+        }
+        if declared {
+            sig.to_mut().asyncness = None;
+        }
+    }
+    let sig: &dyn ToTokens = match &verbatim {
+        Some(verbatim) => verbatim,
+        None => &sig,
+    };
     let awaited = plan.twin == Twin::Drive;
     let mut prelude = lane_dispatch(plan);
     prelude.extend(limit_prelude(plan, awaited));
@@ -204,11 +220,22 @@ fn blocking(plan: &Plan<'_>) -> TokenStream {
             link(plan, &async_name)
         ),
     );
-    let mut sig = function.sig.clone();
-    sig.asyncness = None;
-    let body = match plan.path_to(&async_name) {
+    let path = plan.path_to(&async_name);
+    // As written without `async`, where its arguments are (a copied body keeps them).
+    let verbatim = function
+        .verbatim
+        .as_ref()
+        .filter(|verbatim| path.is_none() || verbatim.plain_arguments())
+        .map(|verbatim| verbatim.written(None, true));
+    let mut sig = std::borrow::Cow::Borrowed(&function.sig);
+    if verbatim.is_none() {
+        sig.to_mut().asyncness = None;
+    }
+    let body = match path {
         Some(path) => {
-            rename_params(&mut sig, plan);
+            if verbatim.is_none() {
+                plain_params(sig.to_mut(), plan);
+            }
             let args = arguments(plan);
             quote!({ #private::block_on(#path(#(#args),*)) })
         }
@@ -222,6 +249,10 @@ fn blocking(plan: &Plan<'_>) -> TokenStream {
                 None => quote!({ #private::block_on(async move #block) }),
             }
         }
+    };
+    let sig: &dyn ToTokens = match &verbatim {
+        Some(verbatim) => verbatim,
+        None => &sig,
     };
     Entry::emit(plan, false, attrs, &sig, Some(body))
 }
@@ -267,26 +298,40 @@ fn offloaded(plan: &Plan<'_>) -> TokenStream {
     attrs.push(allow(quote!(clippy::multiple_bound_locations)));
     let mut sig = plan.function.sig.clone();
     sig.ident = model::async_name(name);
-    rename_params(&mut sig, plan);
+    plain_params(&mut sig, plan);
     let predicates = crossing_bounds(plan, &mut sig);
     if plan.copies_body() {
         attrs.extend(inner_as_outer(plan));
     }
     let body = offload_call(plan, false, Runner::Pool);
-    sig.output = ReturnType::Default;
-    sig.generics
-        .make_where_clause()
-        .predicates
-        .extend(predicates);
     let output = &plan
         .output
         .as_ref()
         .expect("an offloaded body has an output")
         .0;
-    let sig = signature_with_output(
-        &sig,
-        quote!(-> impl ::core::future::Future<Output = #output> + ::core::marker::Send + 'static),
-    );
+    let output =
+        quote!(-> impl ::core::future::Future<Output = #output> + ::core::marker::Send + 'static);
+    // `fn foo_async(args)` copied from the written tokens where it can be: no generics or
+    // `where` clause of its own, arguments written as they are.
+    let head = plan
+        .function
+        .verbatim
+        .as_ref()
+        .and_then(|verbatim| verbatim.entry_head(sig.ident.clone()));
+    if let Some(head) = head {
+        let where_clause = syn::WhereClause {
+            where_token: Default::default(),
+            predicates: predicates.into_iter().collect(),
+        };
+        let sig = quote!(#head #output #where_clause);
+        return Entry::emit(plan, false, attrs, &sig, Some(body));
+    }
+    sig.output = ReturnType::Default;
+    sig.generics
+        .make_where_clause()
+        .predicates
+        .extend(predicates);
+    let sig = signature_with_output(&sig, output);
     Entry::emit(plan, false, attrs, &sig, Some(body))
 }
 
@@ -309,7 +354,7 @@ fn boxed_offloaded(plan: &Plan<'_>) -> TokenStream {
         ),
     );
     let mut sig = boxed::signature(plan, &plan.function.sig, &[]);
-    rename_params(&mut sig, plan);
+    plain_params(&mut sig, plan);
     let checks = requirement_checks(plan);
     let call = offload_call(plan, true, Runner::Pool);
     // At the output's token, as the call it boxes: a requirement of the output that the
@@ -662,7 +707,7 @@ fn in_place(plan: &Plan<'_>) -> TokenStream {
     let held = held_prelude(plan);
     let body = match plan.path_to(name) {
         Some(path) => {
-            rename_params(&mut sig, plan);
+            plain_params(&mut sig, plan);
             let args = arguments(plan);
             quote!({ #held #private::in_place(|| #path(#(#args),*)) })
         }
@@ -701,7 +746,7 @@ fn boxed_in_place(plan: &Plan<'_>) -> TokenStream {
     };
     let attrs = noted(plan, text);
     let mut sig = boxed::signature(plan, &plan.function.sig, &provided_bounds(plan));
-    rename_params(&mut sig, plan);
+    plain_params(&mut sig, plan);
     let path = plan.path_to(name);
     let args = arguments(plan);
     let output = output_type(&plan.function.sig.output);
@@ -833,8 +878,19 @@ pub(crate) fn arguments<'a>(plan: &'a Plan<'_>) -> impl Iterator<Item = &'a Iden
 /// a generated entry (it also makes an `async` block capture every argument, as an
 /// `async fn` does).
 pub(crate) fn rename_params(sig: &mut Signature, plan: &Plan<'_>) -> TokenStream {
+    let renamed = plain_params(sig, plan);
+    if renamed.is_empty() {
+        return TokenStream::new();
+    }
+    let (pats, names): (Vec<_>, Vec<_>) = renamed.into_iter().unzip();
+    // One tuple, so that no `let x = x;` reaches a lint about redundant locals.
+    quote!(let (#(#pats,)*) = (#(#names,)*);)
+}
+
+/// [`rename_params`] for an entry that calls the written function: the names alone. Returns
+/// each written pattern with the name that replaced it.
+pub(crate) fn plain_params(sig: &mut Signature, plan: &Plan<'_>) -> Vec<(Pat, Ident)> {
     let mut pats = Vec::new();
-    let mut names = Vec::new();
     for (input, param) in sig.inputs.iter_mut().zip(&plan.params) {
         match input {
             FnArg::Receiver(receiver) => {
@@ -843,27 +899,21 @@ pub(crate) fn rename_params(sig: &mut Signature, plan: &Plan<'_>) -> TokenStream
                 }
             }
             FnArg::Typed(arg) => {
-                let name = &param.name;
                 let pat = std::mem::replace(
                     &mut *arg.pat,
                     Pat::Ident(PatIdent {
                         attrs: Vec::new(),
                         by_ref: None,
                         mutability: None,
-                        ident: name.clone(),
+                        ident: param.name.clone(),
                         subpat: None,
                     }),
                 );
-                pats.push(pat);
-                names.push(name);
+                pats.push((pat, param.name.clone()));
             }
         }
     }
-    if pats.is_empty() {
-        return TokenStream::new();
-    }
-    // One tuple, so that no `let x = x;` reaches a lint about redundant locals.
-    quote!(let (#(#pats,)*) = (#(#names,)*);)
+    pats
 }
 
 /// The written output type, `()` where none is written.

@@ -310,6 +310,7 @@ impl Plan<'_> {
 
     /// Whether the generated entry holds a copy of the body instead of a call.
     pub fn copies_body(&self) -> bool {
-        self.path_to(&self.function.sig.ident).is_none()
+        // As `path_to` decides, without writing the path.
+        matches!(self.site, Site::Function) && self.receiver().is_none()
     }
 }

@@ -22,6 +22,9 @@ pub struct Function {
     pub vis: Visibility,
     pub defaultness: Option<Token![default]>,
     pub sig: Signature,
+    /// The signature's tokens as written, where it has a common shape: `None` once `sig`
+    /// is changed.
+    pub verbatim: Option<crate::signature::Verbatim>,
     pub body: Option<Body>,
 }
 
@@ -199,7 +202,7 @@ impl Parse for Function {
                 "`#[smartasync]` goes on a `fn` or `async fn`, an `impl` block or a trait",
             ));
         }
-        let sig = crate::signature::parse(input)?;
+        let (sig, verbatim) = crate::signature::parse(input)?;
         let body = if input.peek(Token![;]) {
             input.parse::<Token![;]>()?;
             None
@@ -215,6 +218,7 @@ impl Parse for Function {
             vis,
             defaultness,
             sig,
+            verbatim,
             body,
         })
     }

@@ -10,7 +10,8 @@
 //! a string comparison through the compiler's interner). On an `impl` block of 1,000
 //! methods that was a third of the attribute's own time.
 
-use proc_macro2::{Delimiter, Spacing, Span};
+use proc_macro2::{Delimiter, Spacing, Span, TokenStream, TokenTree};
+use quote::{ToTokens, TokenStreamExt};
 use syn::buffer::Cursor;
 use syn::parse::ParseStream;
 use syn::punctuated::Punctuated;
@@ -20,13 +21,112 @@ use syn::{
     Type, TypePath, TypeReference,
 };
 
-/// The signature at `input`: read quickly where it has a common shape, else by syn.
-pub fn parse(input: ParseStream) -> syn::Result<Signature> {
-    let quick = input
-        .step(|cursor| signature(*cursor).ok_or_else(|| cursor.error("not a common signature")));
+/// The signature at `input`: read quickly where it has a common shape, with its tokens as
+/// written ([`Verbatim`]), else by syn.
+pub fn parse(input: ParseStream) -> syn::Result<(Signature, Option<Verbatim>)> {
+    let quick = input.step(|cursor| {
+        let start = *cursor;
+        let (sig, rest) =
+            signature(start).ok_or_else(|| cursor.error("not a common signature"))?;
+        let verbatim = Verbatim::between(start, rest, &sig);
+        Ok(((sig, verbatim), rest))
+    });
     match quick {
-        Ok(sig) => Ok(sig),
-        Err(_) => input.parse(),
+        Ok((sig, verbatim)) => Ok((sig, Some(verbatim))),
+        Err(_) => Ok((input.parse()?, None)),
+    }
+}
+
+/// The tokens of a signature the quick reader read, `[async] fn name(args) [-> Type]`, to
+/// write a generated entry's signature from: copying a token costs less than printing the
+/// syntax tree back, which makes every punctuation and group anew.
+#[derive(Clone)]
+pub struct Verbatim {
+    trees: Vec<TokenTree>,
+    /// Where `fn` is: 1 after `async`, else 0.
+    fn_at: usize,
+    /// Whether an argument or the receiver is `mut`, which generated entries drop.
+    has_mut: bool,
+}
+
+impl Verbatim {
+    fn between(start: Cursor, end: Cursor, sig: &Signature) -> Self {
+        let mut trees = Vec::new();
+        let mut cursor = start;
+        while cursor != end {
+            let Some((tree, rest)) = cursor.token_tree() else {
+                break;
+            };
+            trees.push(tree);
+            cursor = rest;
+        }
+        let fn_at = usize::from(sig.asyncness.is_some());
+        let has_mut = sig.inputs.iter().any(|input| match input {
+            FnArg::Receiver(receiver) => {
+                receiver.reference.is_none() && receiver.mutability.is_some()
+            }
+            FnArg::Typed(typed) => {
+                matches!(&*typed.pat, Pat::Ident(ident) if ident.mutability.is_some())
+            }
+        });
+        Verbatim {
+            trees,
+            fn_at,
+            has_mut,
+        }
+    }
+
+    /// The signature as written, named `name` where given, without `async` where asked.
+    pub fn written(&self, name: Option<&Ident>, drop_async: bool) -> Written<'_> {
+        Written {
+            verbatim: self,
+            name: name.cloned(),
+            from: if drop_async { self.fn_at } else { 0 },
+            to: self.trees.len(),
+        }
+    }
+
+    /// `fn name(args)` for a generated entry, whose output the caller writes: `None` where
+    /// its arguments are not written as here (a `mut` it drops).
+    pub fn entry_head(&self, name: Ident) -> Option<Written<'_>> {
+        if self.has_mut {
+            return None;
+        }
+        Some(Written {
+            verbatim: self,
+            name: Some(name),
+            from: self.fn_at,
+            to: self.fn_at + 3,
+        })
+    }
+
+    /// Whether the arguments are written as they are in an entry that renames them (none
+    /// is `mut`).
+    pub fn plain_arguments(&self) -> bool {
+        !self.has_mut
+    }
+}
+
+/// A run of a signature's tokens, its name replaced where given.
+pub struct Written<'a> {
+    verbatim: &'a Verbatim,
+    name: Option<Ident>,
+    from: usize,
+    to: usize,
+}
+
+impl ToTokens for Written<'_> {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let name_at = self.verbatim.fn_at + 1;
+        for (index, tree) in self.verbatim.trees.iter().enumerate() {
+            if index < self.from || index >= self.to {
+                continue;
+            }
+            match &self.name {
+                Some(name) if index == name_at => tokens.append(name.clone()),
+                _ => tokens.append(tree.clone()),
+            }
+        }
     }
 }
 

@@ -344,7 +344,7 @@ fn stream_of_iter(plan: &Plan<'_>, items: &Items) -> TokenStream {
     attrs.push(expand::allow(quote!(clippy::multiple_bound_locations)));
     let mut sig = plan.function.sig.clone();
     sig.ident = model::async_name(name);
-    expand::rename_params(&mut sig, plan);
+    expand::plain_params(&mut sig, plan);
     let predicates = expand::crossing_bounds(plan, &mut sig);
     if plan.copies_body() {
         attrs.extend(expand::inner_as_outer(plan));
@@ -381,7 +381,7 @@ fn boxed_stream_of_iter(plan: &Plan<'_>, items: &Items) -> TokenStream {
         ),
     );
     let mut sig = async_boxed_signature(plan, items, &[]);
-    expand::rename_params(&mut sig, plan);
+    expand::plain_params(&mut sig, plan);
     let checks = expand::requirement_checks(plan);
     let call = stream_call(plan, items, true);
     let stream_boxer = stream_boxer(plan);
@@ -483,7 +483,7 @@ fn iter_of_stream(plan: &Plan<'_>, items: &Items) -> TokenStream {
     let inferred = items.inferred();
     let body = match plan.path_to(&async_name) {
         Some(path) => {
-            expand::rename_params(&mut sig, plan);
+            expand::plain_params(&mut sig, plan);
             let args = expand::arguments(plan);
             let call = quote!(#path(#(#args),*));
             match (is_async, items.fallible) {
@@ -538,7 +538,7 @@ fn boxed_iter_of_stream(plan: &Plan<'_>, items: &Items) -> TokenStream {
         ),
     );
     let mut sig = blocking_boxed_signature(plan, items);
-    expand::rename_params(&mut sig, plan);
+    expand::plain_params(&mut sig, plan);
     let path = plan
         .path_to(&async_name)
         .expect("a trait's entries name each other");
