@@ -5,7 +5,7 @@
 //! body).
 
 use proc_macro2::TokenStream;
-use quote::{quote, ToTokens};
+use quote::{quote, ToTokens, TokenStreamExt};
 use syn::{
     AttrStyle, Attribute, FnArg, Ident, Pat, PatIdent, Path, ReturnType, Signature, WherePredicate,
 };
@@ -57,20 +57,27 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
-    /// The entry made of these parts, printed at once (the signature has no token stream
-    /// of its own to be joined).
+    /// The entry made of these parts, each printed into one stream (a part that is a token
+    /// stream of its own is joined to it, a round trip to the compiler: the common entries
+    /// pass parts that print themselves).
     pub(crate) fn emit(
         plan: &Plan<'_>,
         boxed: bool,
         attrs: Vec<Attribute>,
-        sig: &impl ToTokens,
-        body: Option<TokenStream>,
+        sig: &dyn ToTokens,
+        body: Option<&dyn ToTokens>,
     ) -> TokenStream {
         let attrs = Self::attrs(plan, boxed, attrs);
-        let vis = &plan.function.vis;
-        let defaultness = &plan.function.defaultness;
-        let body = body.unwrap_or_else(|| quote!(;));
-        quote!(#(#attrs)* #vis #defaultness #sig #body)
+        let mut tokens = TokenStream::new();
+        tokens.append_all(&attrs);
+        plan.function.vis.to_tokens(&mut tokens);
+        plan.function.defaultness.to_tokens(&mut tokens);
+        sig.to_tokens(&mut tokens);
+        match body {
+            Some(body) => body.to_tokens(&mut tokens),
+            None => <syn::Token![;]>::default().to_tokens(&mut tokens),
+        }
+        tokens
     }
 
     pub(crate) fn tokens(self, plan: &Plan<'_>) -> TokenStream {
@@ -80,7 +87,13 @@ impl Entry {
             body,
             boxed,
         } = self;
-        Self::emit(plan, boxed, attrs, &sig, body)
+        Self::emit(
+            plan,
+            boxed,
+            attrs,
+            &sig,
+            body.as_ref().map(|body| body as _),
+        )
     }
 
     fn attrs(plan: &Plan<'_>, boxed: bool, mut attrs: Vec<Attribute>) -> Vec<Attribute> {
@@ -137,14 +150,17 @@ fn written(plan: &Plan<'_>) -> TokenStream {
     let awaited = plan.twin == Twin::Drive;
     let mut prelude = lane_dispatch(plan);
     prelude.extend(limit_prelude(plan, awaited));
-    let body = function.body.as_ref().map(|body| {
-        if prelude.is_empty() {
-            body.to_token_stream()
-        } else {
-            body.with_prelude(prelude)
-        }
-    });
-    Entry::emit(plan, false, attrs, &sig, body)
+    let body = function
+        .body
+        .as_ref()
+        .map(|body| -> Box<dyn ToTokens + '_> {
+            if prelude.is_empty() {
+                Box::new(body)
+            } else {
+                Box::new(body.with_prelude(prelude))
+            }
+        });
+    Entry::emit(plan, false, attrs, &sig, body.as_deref())
 }
 
 /// The generated entry.
@@ -231,30 +247,31 @@ fn blocking(plan: &Plan<'_>) -> TokenStream {
     if verbatim.is_none() {
         sig.to_mut().asyncness = None;
     }
-    let body = match path {
+    let body: Box<dyn ToTokens> = match path {
         Some(path) => {
             if verbatim.is_none() {
                 plain_params(sig.to_mut(), plan);
             }
             let args = arguments(plan);
-            quote!({ #private::block_on(#path(#(#args),*)) })
+            let call = quote!(#private::block_on(#path(#(#args),*)));
+            Box::new(proc_macro2::Group::new(proc_macro2::Delimiter::Brace, call))
         }
         None => {
             attrs.extend(inner_as_outer(plan));
             let block = copied_body(plan, limit_prelude(plan, true));
-            match pinned_output(&function.sig.output) {
+            Box::new(match pinned_output(&function.sig.output) {
                 Some(output) => {
                     quote!({ #private::block_on_as::<#output, _>(async move #block) })
                 }
                 None => quote!({ #private::block_on(async move #block) }),
-            }
+            })
         }
     };
     let sig: &dyn ToTokens = match &verbatim {
         Some(verbatim) => verbatim,
         None => &sig,
     };
-    Entry::emit(plan, false, attrs, &sig, Some(body))
+    Entry::emit(plan, false, attrs, &sig, Some(&*body))
 }
 
 const OFFLOADED: &str = "runs the same body on a blocking-pool thread (`smartasync::unblock`), \
@@ -303,14 +320,15 @@ fn offloaded(plan: &Plan<'_>) -> TokenStream {
     if plan.copies_body() {
         attrs.extend(inner_as_outer(plan));
     }
-    let body = offload_call(plan, false, Runner::Pool);
+    let body: Box<dyn ToTokens> = match offload_group(plan) {
+        Some(group) => Box::new(group),
+        None => Box::new(offload_call(plan, false, Runner::Pool)),
+    };
     let output = &plan
         .output
         .as_ref()
         .expect("an offloaded body has an output")
         .0;
-    let output =
-        quote!(-> impl ::core::future::Future<Output = #output> + ::core::marker::Send + 'static);
     // `fn foo_async(args)` copied from the written tokens where it can be: no generics or
     // `where` clause of its own, arguments written as they are.
     let head = plan
@@ -323,16 +341,22 @@ fn offloaded(plan: &Plan<'_>) -> TokenStream {
             where_token: Default::default(),
             predicates: predicates.into_iter().collect(),
         };
-        let sig = quote!(#head #output #where_clause);
-        return Entry::emit(plan, false, attrs, &sig, Some(body));
+        let sig = OffloadedSignature {
+            head,
+            output,
+            where_clause,
+        };
+        return Entry::emit(plan, false, attrs, &sig, Some(&*body));
     }
     sig.output = ReturnType::Default;
     sig.generics
         .make_where_clause()
         .predicates
         .extend(predicates);
+    let output =
+        quote!(-> impl ::core::future::Future<Output = #output> + ::core::marker::Send + 'static);
     let sig = signature_with_output(&sig, output);
-    Entry::emit(plan, false, attrs, &sig, Some(body))
+    Entry::emit(plan, false, attrs, &sig, Some(&*body))
 }
 
 /// The boxed async entry of a `fn foo` body in a trait impl: as [`offloaded`], but its
@@ -371,7 +395,7 @@ fn boxed_offloaded(plan: &Plan<'_>) -> TokenStream {
         true,
         attrs,
         &sig,
-        Some(quote!({ #checks #boxer #arguments })),
+        Some(&quote!({ #checks #boxer #arguments })),
     )
 }
 
@@ -477,6 +501,107 @@ pub(crate) fn crossing_bounds(plan: &Plan<'_>, sig: &mut Signature) -> Vec<Where
         (None, _) => {}
     }
     predicates
+}
+
+/// `fn foo_async(args) -> impl ::core::future::Future<Output = T> + ::core::marker::Send +
+/// 'static where ..`, printed in place from the written tokens of `fn foo(args)`.
+struct OffloadedSignature<'a> {
+    head: crate::signature::Written<'a>,
+    output: &'a syn::Type,
+    where_clause: syn::WhereClause,
+}
+
+impl ToTokens for OffloadedSignature<'_> {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        use proc_macro2::{
+            Punct,
+            Spacing::{Alone, Joint},
+        };
+        let call_site = proc_macro2::Span::call_site();
+        let path = |tokens: &mut TokenStream, names: [&str; 3]| {
+            for name in names {
+                tokens.append(Punct::new(':', Joint));
+                tokens.append(Punct::new(':', Alone));
+                tokens.append(Ident::new(name, call_site));
+            }
+        };
+        self.head.to_tokens(tokens);
+        tokens.append(Punct::new('-', Joint));
+        tokens.append(Punct::new('>', Alone));
+        tokens.append(Ident::new("impl", call_site));
+        path(tokens, ["core", "future", "Future"]);
+        tokens.append(Punct::new('<', Alone));
+        tokens.append(Ident::new("Output", call_site));
+        tokens.append(Punct::new('=', Alone));
+        self.output.to_tokens(tokens);
+        tokens.append(Punct::new('>', Alone));
+        tokens.append(Punct::new('+', Alone));
+        path(tokens, ["core", "marker", "Send"]);
+        tokens.append(Punct::new('+', Alone));
+        tokens.append(Punct::new('\'', Joint));
+        tokens.append(Ident::new("static", call_site));
+        self.where_clause.to_tokens(tokens);
+    }
+}
+
+/// [`offload_call`] for the common async entry (a method's, without a limit or a lane),
+/// written token by token into one group: built from joined token streams, as the general
+/// one is, it makes a round trip to the compiler for each of its parts.
+///
+/// `{ let a = Wrapper::new(a); ..; private::offload::<_, Output>(move || Self::foo(Wrapper::lend(&a), ..)) }`
+fn offload_group(plan: &Plan<'_>) -> Option<proc_macro2::Group> {
+    use proc_macro2::{
+        Delimiter, Group, Punct,
+        Spacing::{Alone, Joint},
+    };
+    if plan.lane.is_some() || plan.limit.is_some() || plan.copies_body() {
+        return None;
+    }
+    let call_site = proc_macro2::Span::call_site();
+    let ident = |name: &str| Ident::new(name, call_site);
+    let path_sep = |tokens: &mut TokenStream| {
+        tokens.append(Punct::new(':', Joint));
+        tokens.append(Punct::new(':', Alone));
+    };
+    let (prelude, given) = take_params(plan, false);
+    let mut block = prelude;
+    plan.private.to_tokens(&mut block);
+    path_sep(&mut block);
+    block.append(ident("offload"));
+    if let ReturnType::Type(_, output) = &plan.function.sig.output {
+        if !lifetime::has_impl_trait(output) {
+            // `::<_, Output>`
+            path_sep(&mut block);
+            block.append(Punct::new('<', Alone));
+            block.append(ident("_"));
+            block.append(Punct::new(',', Alone));
+            output.to_tokens(&mut block);
+            block.append(Punct::new('>', Alone));
+        }
+    } else {
+        path_sep(&mut block);
+        block.append(Punct::new('<', Alone));
+        block.append(ident("_"));
+        block.append(Punct::new(',', Alone));
+        block.append(Group::new(Delimiter::Parenthesis, TokenStream::new()));
+        block.append(Punct::new('>', Alone));
+    }
+    // `(move || Self::foo(given, ..))`
+    let mut call = TokenStream::new();
+    call.append(ident("move"));
+    call.append(Punct::new('|', Joint));
+    call.append(Punct::new('|', Alone));
+    plan.path_to(&plan.function.sig.ident)?.to_tokens(&mut call);
+    let mut arguments = TokenStream::new();
+    for (index, given) in given.iter().enumerate() {
+        if index > 0 {
+            arguments.append(Punct::new(',', Alone));
+        }
+        given.to_tokens(&mut arguments);
+    }
+    call.append(Group::new(Delimiter::Parenthesis, arguments));
+    block.append(Group::new(Delimiter::Parenthesis, call));
+    Some(Group::new(Delimiter::Brace, block))
 }
 
 /// The body of an offloading entry: take each value that crosses, then hand the call (or
@@ -722,7 +847,7 @@ fn in_place(plan: &Plan<'_>) -> TokenStream {
             }
         }
     };
-    Entry::emit(plan, false, attrs, &sig, Some(body))
+    Entry::emit(plan, false, attrs, &sig, Some(&body))
 }
 
 /// The boxed async entry of a `fn foo` body that runs in place: under `in_place` in a trait
@@ -758,7 +883,7 @@ fn boxed_in_place(plan: &Plan<'_>) -> TokenStream {
             #private::in_place(move || #path(#(#args),*))
         })
     });
-    Entry::emit(plan, true, attrs, &sig, Some(body))
+    Entry::emit(plan, true, attrs, &sig, Some(&body))
 }
 
 /// The async entry declared by a trait for a method without a body.

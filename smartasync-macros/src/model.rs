@@ -264,6 +264,32 @@ pub struct Param {
     pub span: Span,
 }
 
+/// `Self::name`, or `<Self as Trait>::name` in a trait impl, printed where it is
+/// interpolated.
+pub struct PathTo<'a> {
+    trait_path: Option<&'a Path>,
+    name: Ident,
+}
+
+impl ToTokens for PathTo<'_> {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let call_site = Span::call_site();
+        match self.trait_path {
+            Some(path) => {
+                tokens.append(Punct::new('<', Spacing::Alone));
+                tokens.append(Ident::new("Self", call_site));
+                tokens.append(Ident::new("as", call_site));
+                path.to_tokens(tokens);
+                tokens.append(Punct::new('>', Spacing::Alone));
+            }
+            None => tokens.append(Ident::new("Self", call_site)),
+        }
+        tokens.append(Punct::new(':', Spacing::Joint));
+        tokens.append(Punct::new(':', Spacing::Alone));
+        tokens.append(self.name.clone());
+    }
+}
+
 /// Everything the expansion of one function needs, decided.
 #[derive(Clone)]
 pub struct Plan<'a> {
@@ -300,11 +326,17 @@ impl Plan<'_> {
 
     /// How a generated entry names the written one: `Self::foo`, `<Self as Trait>::foo`, or
     /// nothing where the body is copied (a lone function without `self`).
-    pub fn path_to(&self, name: &Ident) -> Option<TokenStream> {
+    pub fn path_to(&self, name: &Ident) -> Option<PathTo<'_>> {
         match &self.site {
             Site::Function if self.receiver().is_none() => None,
-            Site::TraitImpl(path) => Some(quote!(<Self as #path>::#name)),
-            _ => Some(quote!(Self::#name)),
+            Site::TraitImpl(path) => Some(PathTo {
+                trait_path: Some(path),
+                name: name.clone(),
+            }),
+            _ => Some(PathTo {
+                trait_path: None,
+                name: name.clone(),
+            }),
         }
     }
 

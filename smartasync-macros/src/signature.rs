@@ -26,8 +26,7 @@ use syn::{
 pub fn parse(input: ParseStream) -> syn::Result<(Signature, Option<Verbatim>)> {
     let quick = input.step(|cursor| {
         let start = *cursor;
-        let (sig, rest) =
-            signature(start).ok_or_else(|| cursor.error("not a common signature"))?;
+        let (sig, rest) = signature(start).ok_or_else(|| cursor.error("not a common signature"))?;
         let verbatim = Verbatim::between(start, rest, &sig);
         Ok(((sig, verbatim), rest))
     });

@@ -211,7 +211,7 @@ fn boxed_iter_body(plan: &Plan<'_>, items: &Items) -> TokenStream {
     } else {
         quote!({ #private::boxed_iter((move || #block)()) })
     };
-    Entry::emit(plan, true, attrs, &sig, Some(body))
+    Entry::emit(plan, true, attrs, &sig, Some(&body))
 }
 
 /// The async entry of a trait impl's (or a provided) body returning a stream, written
@@ -252,7 +252,7 @@ fn boxed_stream_body(plan: &Plan<'_>, items: &Items) -> TokenStream {
             })
         }
     };
-    Entry::emit(plan, true, attrs, &sig, Some(body))
+    Entry::emit(plan, true, attrs, &sig, Some(&body))
 }
 
 /// The body as a block after `prelude`, or, where it does not parse, an unreachable one
@@ -364,7 +364,7 @@ fn stream_of_iter(plan: &Plan<'_>, items: &Items) -> TokenStream {
         stream
     };
     set_output(&mut sig, syn::parse_quote!(#output));
-    Entry::emit(plan, false, attrs, &sig, Some(body))
+    Entry::emit(plan, false, attrs, &sig, Some(&body))
 }
 
 /// The boxed async entry of a trait impl's `fn` body returning an iterator.
@@ -398,7 +398,7 @@ fn boxed_stream_of_iter(plan: &Plan<'_>, items: &Items) -> TokenStream {
     } else {
         quote!({ #checks #stream_boxer(#call) })
     };
-    Entry::emit(plan, true, attrs, &sig, Some(body))
+    Entry::emit(plan, true, attrs, &sig, Some(&body))
 }
 
 /// Where an offloaded iterator runs, for the docs.
@@ -519,7 +519,7 @@ fn iter_of_stream(plan: &Plan<'_>, items: &Items) -> TokenStream {
             }
         }
     };
-    Entry::emit(plan, false, attrs, &sig, Some(quote!({ #body })))
+    Entry::emit(plan, false, attrs, &sig, Some(&quote!({ #body })))
 }
 
 /// The blocking entry of a trait impl's body returning a stream: the boxed stream of the
@@ -553,5 +553,5 @@ fn boxed_iter_of_stream(plan: &Plan<'_>, items: &Items) -> TokenStream {
     } else {
         quote!({ #private::block_on_stream(#call) })
     };
-    Entry::emit(plan, true, attrs, &sig, Some(body))
+    Entry::emit(plan, true, attrs, &sig, Some(&body))
 }
