@@ -97,9 +97,7 @@ impl Entry {
     }
 
     fn attrs(plan: &Plan<'_>, boxed: bool, mut attrs: Vec<Attribute>) -> Vec<Attribute> {
-        let generic = plan.function.sig.generics.type_params().next().is_some()
-            || !plan.block_types.is_empty();
-        if boxed && generic {
+        if boxed && plan.has_type_parameters() {
             // A boxed entry's `T: 'fut` may repeat where a type parameter has its bounds.
             attrs.push(allow(quote!(clippy::multiple_bound_locations)));
         }
@@ -311,8 +309,10 @@ fn offloaded(plan: &Plan<'_>) -> TokenStream {
             offloaded_text(plan)
         ),
     );
-    // The bounds this entry adds may repeat a generic's bounds in the `where` clause.
-    attrs.push(allow(quote!(clippy::multiple_bound_locations)));
+    if plan.has_type_parameters() {
+        // The bounds this entry adds may repeat a generic's bounds in the `where` clause.
+        attrs.push(allow(quote!(clippy::multiple_bound_locations)));
+    }
     let mut sig = plan.function.sig.clone();
     sig.ident = model::async_name(name);
     plain_params(&mut sig, plan);

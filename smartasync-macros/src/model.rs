@@ -340,6 +340,12 @@ impl Plan<'_> {
         }
     }
 
+    /// Whether the function or its block has type parameters, whose bounds a generated
+    /// `where` clause may repeat (`clippy::multiple_bound_locations`).
+    pub fn has_type_parameters(&self) -> bool {
+        self.function.sig.generics.type_params().next().is_some() || !self.block_types.is_empty()
+    }
+
     /// Whether the generated entry holds a copy of the body instead of a call.
     pub fn copies_body(&self) -> bool {
         // As `path_to` decides, without writing the path.

@@ -428,11 +428,15 @@ fn is_keyword(text: &str, allowed: &str) -> bool {
     if text == allowed {
         return false;
     }
-    // Type names, most of what is read, start with a capital: of those only `Self` is a
-    // keyword.
+    // Only the keywords of the same first letter are compared: type names, most of what
+    // is read, start with a capital, and of those only `Self` is a keyword.
     match text.as_bytes().first() {
         Some(first) if first.is_ascii_uppercase() => text == "Self",
-        _ => KEYWORDS.contains(&text),
+        Some(first) => KEYWORDS
+            .iter()
+            .filter(|keyword| keyword.as_bytes()[0] == *first)
+            .any(|keyword| *keyword == text),
+        None => false,
     }
 }
 

@@ -341,7 +341,9 @@ fn stream_of_iter(plan: &Plan<'_>, items: &Items) -> TokenStream {
             where_it_runs(plan)
         ),
     );
-    attrs.push(expand::allow(quote!(clippy::multiple_bound_locations)));
+    if plan.has_type_parameters() {
+        attrs.push(expand::allow(quote!(clippy::multiple_bound_locations)));
+    }
     let mut sig = plan.function.sig.clone();
     sig.ident = model::async_name(name);
     expand::plain_params(&mut sig, plan);
