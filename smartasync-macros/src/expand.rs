@@ -38,13 +38,14 @@ pub fn pair(plan: &Plan<'_>, stub: bool) -> TokenStream {
             function: &function,
             ..plan.clone()
         };
-        let written = written(&plan);
-        let twin = stub_twin(&plan);
-        return quote!(#written #twin);
+        let mut tokens = written(&plan);
+        tokens.extend(std::iter::once(stub_twin(&plan)));
+        return tokens;
     }
-    let written = written(plan);
-    let twin = twin(plan);
-    quote!(#written #twin)
+    // Joined by value: a stream interpolated by reference is copied first.
+    let mut tokens = written(plan);
+    tokens.extend(std::iter::once(twin(plan)));
+    tokens
 }
 
 /// One generated function: attributes, a signature and a body (`None`: a declaration).
@@ -147,7 +148,7 @@ fn written(plan: &Plan<'_>) -> TokenStream {
     };
     let awaited = plan.twin == Twin::Drive;
     let mut prelude = lane_dispatch(plan);
-    prelude.extend(limit_prelude(plan, awaited));
+    prelude.extend(std::iter::once(limit_prelude(plan, awaited)));
     let body = function
         .body
         .as_ref()
@@ -415,7 +416,7 @@ pub(crate) fn requirement_checks(plan: &Plan<'_>) -> TokenStream {
         // where the later uses of the value fail the same way and so add nothing.
         let function = helper.check(private);
         let call = bound::respan(quote!(#function::<#ty>()), span);
-        checks.extend(quote!(#call;));
+        checks.extend(std::iter::once(quote!(#call;)));
     };
     for (param, input) in plan.params.iter().zip(&plan.function.sig.inputs) {
         match (&param.crossing, input) {

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use proc_macro2::Span;
 use proc_macro2::TokenStream;
-use quote::{quote, ToTokens};
+use quote::{quote, ToTokens, TokenStreamExt};
 use syn::{Attribute, Ident, Path};
 
 use crate::args::{Args, Place};
@@ -138,15 +138,17 @@ pub fn impl_block(args: TokenStream, block: ImplBlock) -> TokenStream {
     let errors = errors.finish().err().map(syn::Error::into_compile_error);
     // In an anonymous constant, where an import of the private module is seen by this block
     // alone: an impl there is an impl of the type wherever it is named, documented with it.
+    // The members are joined by value: a stream interpolated by reference is copied first.
+    let mut members = TokenStream::new();
+    members.append_all(inner_attrs);
+    members.extend(items);
+    let members = proc_macro2::Group::new(proc_macro2::Delimiter::Brace, members);
     quote! {
         const _: () = {
             #[allow(unused_imports)]
             use #krate::__private as #private;
             #(#attrs)*
-            #defaultness #unsafety #impl_token #generics #bang #path #for_token #self_ty #where_clause {
-                #(#inner_attrs)*
-                #(#items)*
-            }
+            #defaultness #unsafety #impl_token #generics #bang #path #for_token #self_ty #where_clause #members
         };
         #errors
     }

@@ -223,7 +223,10 @@ impl ToTokens for Wrapping<'_> {
 /// Appends `private::a::b` to `tokens`, every token at `span` where one is given.
 pub fn private_path(tokens: &mut TokenStream, private: &Path, names: &[&str], span: Option<Span>) {
     match span {
-        Some(span) => tokens.extend(crate::bound::respan(private.to_token_stream(), span)),
+        Some(span) => tokens.extend(std::iter::once(crate::bound::respan(
+            private.to_token_stream(),
+            span,
+        ))),
         None => private.to_tokens(tokens),
     }
     let span = span.unwrap_or_else(Span::call_site);

@@ -268,8 +268,7 @@ impl Body {
     pub fn with_prelude(&self, prelude: TokenStream) -> TokenStream {
         let mut tokens = TokenStream::new();
         tokens.append_all(&self.inner_attrs);
-        tokens.extend(prelude);
-        tokens.extend(self.rest.clone());
+        tokens.extend([prelude, self.rest.clone()]);
         let mut group = Group::new(Delimiter::Brace, tokens);
         group.set_span(self.group.span());
         group.into_token_stream()
@@ -280,7 +279,7 @@ impl Body {
     pub fn as_block(&self, prelude: TokenStream) -> TokenStream {
         let mut group = Group::new(Delimiter::Brace, {
             let mut tokens = prelude;
-            tokens.extend(self.rest.clone());
+            tokens.extend(std::iter::once(self.rest.clone()));
             tokens
         });
         group.set_span(self.group.span());

@@ -200,7 +200,7 @@ fn boxed_iter_body(plan: &Plan<'_>, items: &Items) -> TokenStream {
     let private = &plan.private;
     let mut sig = blocking_boxed_signature(plan, items);
     let mut rebind = expand::rename_params(&mut sig, plan);
-    rebind.extend(items.named());
+    rebind.extend(std::iter::once(items.named()));
     let mut attrs = plan.function.attrs.clone();
     attrs.extend(expand::inner_as_outer(plan));
     attrs.push(expand::allow(quote!(clippy::redundant_closure_call)));
@@ -220,7 +220,7 @@ fn boxed_stream_body(plan: &Plan<'_>, items: &Items) -> TokenStream {
     let private = &plan.private;
     let mut sig = async_boxed_signature(plan, items, &expand::provided_bounds(plan));
     let mut rebind = expand::rename_params(&mut sig, plan);
-    rebind.extend(items.named());
+    rebind.extend(std::iter::once(items.named()));
     let mut attrs = plan.function.attrs.clone();
     attrs.extend(expand::inner_as_outer(plan));
     let block = body_block(plan, rebind);
