@@ -683,11 +683,14 @@ pub(crate) fn take_params<'a>(
     let mut names = Vec::new();
     let mut takes = Vec::new();
     let mut given = Vec::new();
-    for param in &plan.params {
-        let name = if param.name == "self" && spanned {
+    // The receiver, if any, is the first parameter (compared without printing names).
+    let has_receiver = plan.function.sig.receiver().is_some();
+    for (index, param) in plan.params.iter().enumerate() {
+        let is_self = index == 0 && has_receiver;
+        let name = if is_self && spanned {
             // At the user's `self`, so that the clone's type is checked there too.
             Ident::new("__smartasync_self", param.span)
-        } else if param.name == "self" {
+        } else if is_self {
             model::hidden("self")
         } else {
             param.name.clone()

@@ -324,7 +324,10 @@ pub struct Plan<'a> {
 
 impl Plan<'_> {
     pub fn receiver(&self) -> Option<&Param> {
-        self.params.first().filter(|param| param.name == "self")
+        // The receiver is the first parameter; asked of the signature, not by name.
+        self.params
+            .first()
+            .filter(|_| self.function.sig.receiver().is_some())
     }
 
     /// How a generated entry names the written one: `Self::foo`, `<Self as Trait>::foo`, or
