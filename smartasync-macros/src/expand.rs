@@ -569,22 +569,19 @@ fn offload_group(plan: &Plan<'_>) -> Option<proc_macro2::Group> {
     plan.private.to_tokens(&mut block);
     path_sep(&mut block);
     block.append(ident("offload"));
-    if let ReturnType::Type(_, output) = &plan.function.sig.output {
-        if !lifetime::has_impl_trait(output) {
-            // `::<_, Output>`
-            path_sep(&mut block);
-            block.append(Punct::new('<', Alone));
-            block.append(ident("_"));
-            block.append(Punct::new(',', Alone));
-            output.to_tokens(&mut block);
-            block.append(Punct::new('>', Alone));
-        }
-    } else {
+    // `::<_, Output>`, the output `()` where none is written, none for `impl Trait`.
+    let unit = Group::new(Delimiter::Parenthesis, TokenStream::new());
+    let pinned: Option<&dyn ToTokens> = match &plan.function.sig.output {
+        ReturnType::Type(_, output) if lifetime::has_impl_trait(output) => None,
+        ReturnType::Type(_, output) => Some(output),
+        ReturnType::Default => Some(&unit),
+    };
+    if let Some(output) = pinned {
         path_sep(&mut block);
         block.append(Punct::new('<', Alone));
         block.append(ident("_"));
         block.append(Punct::new(',', Alone));
-        block.append(Group::new(Delimiter::Parenthesis, TokenStream::new()));
+        output.to_tokens(&mut block);
         block.append(Punct::new('>', Alone));
     }
     // `(move || Self::foo(given, ..))`
