@@ -104,7 +104,14 @@ pub fn impl_block(args: TokenStream, block: ImplBlock) -> TokenStream {
         None => Site::Inherent,
     };
     let mut errors = Errors::default();
-    let private = Ident::new(model::PRIVATE, Span::call_site());
+    // The block is expanded in an anonymous constant that imports the private module under
+    // one identifier, unless that could change what the user's code means: another
+    // attribute after ours (an attribute macro there could generate items that must stay
+    // nameable, as `#[mockall::automock]` does), or a `crate = ".."` path (resolved as a
+    // `use` path, it may differ from the expression path it is everywhere else).
+    let named_crate = Args::parse_at(args.clone(), place).is_ok_and(|args| args.krate.is_some());
+    let wrapped = !named_crate && block.header.attrs.iter().all(inert);
+    let private = wrapped.then(|| Ident::new(model::PRIVATE, Span::call_site()));
     let (items, krate) = members(
         args,
         place,
@@ -112,7 +119,7 @@ pub fn impl_block(args: TokenStream, block: ImplBlock) -> TokenStream {
         &block.header.generics,
         block.items,
         &mut errors,
-        Some(&private),
+        private.as_ref(),
     );
 
     let ImplBlock {
@@ -143,15 +150,48 @@ pub fn impl_block(args: TokenStream, block: ImplBlock) -> TokenStream {
     members.append_all(inner_attrs);
     members.extend(items);
     let members = proc_macro2::Group::new(proc_macro2::Delimiter::Brace, members);
-    quote! {
-        const _: () = {
-            #[allow(unused_imports)]
-            use #krate::__private as #private;
-            #(#attrs)*
-            #defaultness #unsafety #impl_token #generics #bang #path #for_token #self_ty #where_clause #members
-        };
-        #errors
+    let block = quote! {
+        #(#attrs)*
+        #defaultness #unsafety #impl_token #generics #bang #path #for_token #self_ty #where_clause #members
+    };
+    match private {
+        Some(private) => quote! {
+            const _: () = {
+                #[allow(unused_imports)]
+                use #krate::__private as #private;
+                #block
+            };
+            #errors
+        },
+        None => quote!(#block #errors),
     }
+}
+
+/// Whether an attribute on the block is one that generates nothing (docs, lints, `cfg`),
+/// so that the block may move into an anonymous constant.
+fn inert(attr: &Attribute) -> bool {
+    let path = attr.path();
+    let Some(first) = path.segments.first() else {
+        return false;
+    };
+    let name = first.ident.to_string();
+    if path.segments.len() > 1 {
+        // Tool attributes: `#[rustfmt::skip]`, `#[clippy::..]`.
+        return name == "rustfmt" || name == "clippy";
+    }
+    matches!(
+        name.as_str(),
+        "doc"
+            | "allow"
+            | "warn"
+            | "deny"
+            | "forbid"
+            | "expect"
+            | "cfg"
+            | "must_use"
+            | "deprecated"
+            | "automatically_derived"
+    )
 }
 
 /// A trait: both entries of every method declared, provided bodies paired.
