@@ -321,10 +321,7 @@ fn offloaded(plan: &Plan<'_>) -> TokenStream {
     if plan.copies_body() {
         attrs.extend(inner_as_outer(plan));
     }
-    let body: Box<dyn ToTokens> = match offload_group(plan) {
-        Some(group) => Box::new(group),
-        None => Box::new(offload_call(plan, false, Runner::Pool)),
-    };
+    let body = offload_call(plan, false, Runner::Pool);
     let output = &plan
         .output
         .as_ref()
@@ -347,7 +344,7 @@ fn offloaded(plan: &Plan<'_>) -> TokenStream {
             output,
             where_clause,
         };
-        return Entry::emit(plan, false, attrs, &sig, Some(&*body));
+        return Entry::emit(plan, false, attrs, &sig, Some(&body));
     }
     sig.output = ReturnType::Default;
     sig.generics
@@ -357,7 +354,7 @@ fn offloaded(plan: &Plan<'_>) -> TokenStream {
     let output =
         quote!(-> impl ::core::future::Future<Output = #output> + ::core::marker::Send + 'static);
     let sig = signature_with_output(&sig, output);
-    Entry::emit(plan, false, attrs, &sig, Some(&*body))
+    Entry::emit(plan, false, attrs, &sig, Some(&body))
 }
 
 /// The boxed async entry of a `fn foo` body in a trait impl: as [`offloaded`], but its
@@ -390,7 +387,7 @@ fn boxed_offloaded(plan: &Plan<'_>) -> TokenStream {
         quote!(#boxer::<#output, _>),
         output_span.expect("an output"),
     );
-    let arguments = call_arguments(call, output_span);
+    let arguments = call_arguments(call.into_token_stream(), output_span);
     Entry::emit(
         plan,
         true,
@@ -545,7 +542,7 @@ impl ToTokens for OffloadedSignature<'_> {
     }
 }
 
-/// [`offload_call`] for the common async entry (a method's, without a limit or a lane),
+/// What [`offload_call`] answers for the common async entry (a method's, without a limit or a lane),
 /// written token by token into one group: built from joined token streams, as the general
 /// one is, it makes a round trip to the compiler for each of its parts.
 ///
@@ -606,7 +603,11 @@ fn offload_group(plan: &Plan<'_>) -> Option<proc_macro2::Group> {
 /// the copied body) to the blocking pool. With `spanned`, the helpers are named with the
 /// spans of the user's tokens, so that a requirement that fails inside this body is
 /// reported there.
-fn offload_call(plan: &Plan<'_>, spanned: bool, runner: Runner) -> TokenStream {
+fn offload_call(plan: &Plan<'_>, spanned: bool, runner: Runner) -> proc_macro2::Group {
+    if let (false, Runner::Pool, Some(group)) = (spanned, runner, offload_group(plan)) {
+        return group;
+    }
+    let braced = |tokens| proc_macro2::Group::new(proc_macro2::Delimiter::Brace, tokens);
     let private = &plan.private;
     let runner = match (runner, &plan.lane) {
         (Runner::Pool, Some(_)) => Runner::LaneAsync,
@@ -645,7 +646,7 @@ fn offload_call(plan: &Plan<'_>, spanned: bool, runner: Runner) -> TokenStream {
     });
     let Some(site) = limit_site(plan) else {
         let arguments = call_arguments(quote!(#lane move || #body), spanned.then_some(output_span));
-        return quote!({ #prelude #offload #arguments });
+        return braced(quote!(#prelude #offload #arguments));
     };
     // The permit is awaited before the body takes a thread, and goes with the body, whose
     // thread holds it so that the written body takes no second one.
@@ -663,11 +664,7 @@ fn offload_call(plan: &Plan<'_>, spanned: bool, runner: Runner) -> TokenStream {
         quote!(&__SMARTASYNC_LIMIT, #owner, move || #body),
         spanned.then_some(output_span),
     );
-    quote!({
-        #prelude
-        #site
-        #offload #limited
-    })
+    braced(quote!(#prelude #site #offload #limited))
 }
 
 /// The statements that take each value that crosses when an offloading entry is called,

@@ -109,12 +109,12 @@ pub fn impl_block(args: TokenStream, block: ImplBlock) -> TokenStream {
     // attribute after ours (an attribute macro there could generate items that must stay
     // nameable, as `#[mockall::automock]` does), or a `crate = ".."` path (resolved as a
     // `use` path, it may differ from the expression path it is everywhere else).
-    let named_crate = Args::parse_at(args.clone(), place).is_ok_and(|args| args.krate.is_some());
+    let args = Args::parse_at(args, place);
+    let named_crate = args.as_ref().is_ok_and(|args| args.krate.is_some());
     let wrapped = !named_crate && block.header.attrs.iter().all(inert);
     let private = wrapped.then(|| Ident::new(model::PRIVATE, Span::call_site()));
     let (items, krate) = members(
         args,
-        place,
         &site,
         &block.header.generics,
         block.items,
@@ -200,8 +200,7 @@ pub fn trait_block(args: TokenStream, block: TraitBlock) -> TokenStream {
     // A trait must stay nameable where it is written: its entries name the private module
     // in full.
     let (items, _) = members(
-        args,
-        Place::Trait,
+        Args::parse_at(args, Place::Trait),
         &Site::Trait,
         &block.header.generics,
         block.items,
@@ -249,19 +248,19 @@ pub fn trait_block(args: TokenStream, block: TraitBlock) -> TokenStream {
 }
 
 /// The members of a block, each method paired unless skipped or paired by hand, under
-/// the block's arguments `args` written at `place`, and the runtime crate's path. The
+/// the block's arguments `args` (an error is reported and the defaults used), and the
+/// runtime crate's path. The
 /// generated code names the private module `private` where given (the block imports it
 /// so), else in full.
 fn members(
-    args: TokenStream,
-    place: Place,
+    args: syn::Result<Args>,
     site: &Site,
     generics: &syn::Generics,
     items: Vec<Member>,
     errors: &mut Errors,
     private: Option<&Ident>,
 ) -> (Vec<TokenStream>, Path) {
-    let args = Args::parse_at(args, place).unwrap_or_else(|error| {
+    let args = args.unwrap_or_else(|error| {
         errors.push(error);
         Args::default()
     });
