@@ -5,12 +5,23 @@
 //! `cargo run --release -p smartasync-benches --example compile_cost -- [--methods N]
 //! [--rounds R]` generates the three crates in `target/compile-cost/` (a workspace of its
 //! own, with its own target directory, outside the tracked tree), builds their dependencies
-//! once, then times R rebuilds of each crate per command and prints the medians, ranges and
-//! ratios to the hand-written pairs. Half the methods are written `fn`, half `async fn`.
+//! once, then times R rebuilds of each crate per command and kind of edit, and prints the
+//! medians, ranges and ratios to the hand-written pairs. Half the methods are written `fn`,
+//! half `async fn`.
+//!
+//! Two kinds of edit, the two ends of what a keystroke does to incremental compilation:
+//! - `comment`: a comment at the top changes, every token keeps its place. rustc reuses
+//!   every query it can, so the attributes' own run (repeated in full at every build) weighs
+//!   the most.
+//! - `lines`: a line is added or removed at the top, so every item below moves and every
+//!   query of the crate runs again, as after an edit above the methods.
+//!
 //! With `--optimized-macros`, the generated workspace compiles the proc macros and their
 //! parsing crates with `opt-level = 3` in the dev profile (`target/compile-cost-optimized/`),
 //! as an application can in its own manifest. The last line is machine-readable:
-//! `compile_cost: check_ratio=.. build_ratio=.. check_ratio_async_trait=.. build_ratio_async_trait=..`.
+//! `compile_cost: check_ratio=.. build_ratio=.. check_ratio_lines=.. build_ratio_lines=..
+//! check_ratio_async_trait=.. build_ratio_async_trait=..` (without a suffix: the `comment`
+//! edit).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -67,25 +78,35 @@ fn main() {
         optimized,
         smartasync,
     };
-    workspace.write(0);
+    workspace.write(0, false);
     eprintln!(
         "compile_cost: building dependencies once in {}",
         root.display()
     );
     run(&root, &["build", "--workspace"]);
 
-    println!("| {methods} methods, debug | command | median | min-max | ratio to hand-written |");
-    println!("|---|---|---:|---:|---:|");
+    println!(
+        "| {methods} methods, debug | command | edit | median | min-max | ratio to hand-written |"
+    );
+    println!("|---|---|---|---:|---:|---:|");
     let mut medians = Vec::new();
     let mut generation = 1;
-    for command in ["check", "build"] {
+    for (command, edit) in [
+        ("check", Edit::Comment),
+        ("check", Edit::Lines),
+        ("build", Edit::Comment),
+        ("build", Edit::Lines),
+    ] {
         // Dependencies checked (or built) once, and each crate once, before timing.
+        workspace.write(generation, false);
+        generation += 1;
         run(&root, &[command, "--workspace"]);
         let mut times = vec![Vec::new(); CRATES.len()];
         // Round-robin, so that what the machine does meanwhile falls on every contender.
-        for _ in 0..rounds {
+        for round in 0..rounds {
             for (index, (name, _)) in CRATES.iter().enumerate() {
-                workspace.write(generation);
+                // With `lines`, the blank line comes and goes from one build to the next.
+                workspace.write_crate(index, generation, edit == Edit::Lines && round % 2 == 0);
                 generation += 1;
                 let start = Instant::now();
                 run(&root, &[command, "-p", name]);
@@ -101,27 +122,30 @@ fn main() {
             }
             let ratio = median.as_secs_f64() / hand.as_secs_f64();
             println!(
-                "| {name} | cargo {command} | {:.2} s | {:.2}-{:.2} s | {ratio:.2}x |",
+                "| {name} | cargo {command} | {} | {:.2} s | {:.2}-{:.2} s | {ratio:.2}x |",
+                edit.name(),
                 median.as_secs_f64(),
                 times[0].as_secs_f64(),
                 times[times.len() - 1].as_secs_f64(),
             );
-            medians.push((command, *name, ratio));
+            medians.push((command, edit, *name, ratio));
         }
     }
-    let ratio = |command: &str, name: &str| {
+    let ratio = |command: &str, edit: Edit, name: &str| {
         medians
             .iter()
-            .find(|(c, n, _)| *c == command && *n == name)
-            .map_or(f64::NAN, |(_, _, ratio)| *ratio)
+            .find(|(c, e, n, _)| *c == command && *e == edit && *n == name)
+            .map_or(f64::NAN, |(_, _, _, ratio)| *ratio)
     };
     println!(
-        "compile_cost: check_ratio={:.2} build_ratio={:.2} check_ratio_async_trait={:.2} \
-         build_ratio_async_trait={:.2}",
-        ratio("check", "cost-smartasync"),
-        ratio("build", "cost-smartasync"),
-        ratio("check", "cost-async-trait"),
-        ratio("build", "cost-async-trait"),
+        "compile_cost: check_ratio={:.2} build_ratio={:.2} check_ratio_lines={:.2} \
+         build_ratio_lines={:.2} check_ratio_async_trait={:.2} build_ratio_async_trait={:.2}",
+        ratio("check", Edit::Comment, "cost-smartasync"),
+        ratio("build", Edit::Comment, "cost-smartasync"),
+        ratio("check", Edit::Lines, "cost-smartasync"),
+        ratio("build", Edit::Lines, "cost-smartasync"),
+        ratio("check", Edit::Comment, "cost-async-trait"),
+        ratio("build", Edit::Comment, "cost-async-trait"),
     );
 }
 
@@ -172,11 +196,28 @@ const OPTIMIZED_MACROS: &str = "\n[profile.dev.package.smartasync-macros]\nopt-l
     [profile.dev.package.proc-macro2]\nopt-level = 3\n\
     [profile.dev.package.quote]\nopt-level = 3\n";
 
+/// How each crate's source changes between two timed builds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Edit {
+    /// The first line's comment: nothing moves.
+    Comment,
+    /// Also a blank line added or removed after it: everything below moves.
+    Lines,
+}
+
+impl Edit {
+    fn name(self) -> &'static str {
+        match self {
+            Edit::Comment => "comment",
+            Edit::Lines => "lines",
+        }
+    }
+}
+
 impl Workspace {
-    /// Writes the workspace; `generation` changes each crate's source (a comment), so that the
-    /// next command rebuilds it, and nothing else.
-    fn write(&self, generation: usize) {
-        let (root, methods, smartasync) = (&self.root, self.methods, &self.smartasync);
+    /// Writes the workspace and every crate (see [`Workspace::write_crate`]).
+    fn write(&self, generation: usize, moved: bool) {
+        let (root, smartasync) = (&self.root, &self.smartasync);
         let mut manifest = format!(
             "[workspace]\nmembers = [{members}]\nresolver = \"3\"\n\n\
          [workspace.dependencies]\n\
@@ -194,16 +235,29 @@ impl Workspace {
             manifest.push_str(OPTIMIZED_MACROS);
         }
         write_if_changed(&root.join("Cargo.toml"), &manifest);
-        for (name, source) in CRATES {
-            let dir = root.join(name);
-            let package = format!(
-                "[package]\nname = {name:?}\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
+        for index in 0..CRATES.len() {
+            self.write_crate(index, generation, moved);
+        }
+    }
+
+    /// Writes one crate; `generation` changes its source (a comment), so that the next
+    /// command rebuilds it, and nothing else; with `moved`, a blank line after the comment
+    /// moves everything below.
+    fn write_crate(&self, index: usize, generation: usize, moved: bool) {
+        let (name, source) = CRATES[index];
+        let dir = self.root.join(name);
+        let package = format!(
+            "[package]\nname = {name:?}\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
              [dependencies]\nsmartasync.workspace = true\nasync-trait.workspace = true\n\
              tokio.workspace = true\n"
-            );
-            write_if_changed(&dir.join("Cargo.toml"), &package);
-            write_if_changed(&dir.join("src/lib.rs"), &source(methods, generation));
+        );
+        write_if_changed(&dir.join("Cargo.toml"), &package);
+        let mut text = source(self.methods, generation);
+        if moved {
+            let first = text.find('\n').map_or(0, |end| end + 1);
+            text.insert(first, '\n');
         }
+        write_if_changed(&dir.join("src/lib.rs"), &text);
     }
 }
 
