@@ -417,27 +417,65 @@ fn plain(cursor: Cursor) -> Option<Cursor> {
 /// Whether `text` is one of Rust's keywords (those syn refuses for an identifier, and the
 /// weak `gen` and `union`, which are left to syn), other than `allowed`.
 fn is_keyword(text: &str, allowed: &str) -> bool {
-    const KEYWORDS: [&str; 54] = [
-        "_", "abstract", "as", "async", "await", "become", "box", "break", "const", "continue",
-        "crate", "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if",
-        "impl", "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv",
-        "pub", "ref", "return", "Self", "self", "static", "struct", "super", "trait", "true",
-        "try", "type", "typeof", "union", "unsafe", "unsized", "use", "virtual", "where", "while",
-        "yield",
-    ];
-    if text == allowed {
-        return false;
-    }
-    // Only the keywords of the same first letter are compared: type names, most of what
-    // is read, start with a capital, and of those only `Self` is a keyword.
-    match text.as_bytes().first() {
-        Some(first) if first.is_ascii_uppercase() => text == "Self",
-        Some(first) => KEYWORDS
-            .iter()
-            .filter(|keyword| keyword.as_bytes()[0] == *first)
-            .any(|keyword| *keyword == text),
-        None => false,
-    }
+    // A `match` on the text: the attribute runs unoptimized in the dev profile, where a
+    // search through an array with iterator adapters cost more than the rest of the reader.
+    text != allowed
+        && matches!(
+            text,
+            "_" | "abstract"
+                | "as"
+                | "async"
+                | "await"
+                | "become"
+                | "box"
+                | "break"
+                | "const"
+                | "continue"
+                | "crate"
+                | "do"
+                | "dyn"
+                | "else"
+                | "enum"
+                | "extern"
+                | "false"
+                | "final"
+                | "fn"
+                | "for"
+                | "gen"
+                | "if"
+                | "impl"
+                | "in"
+                | "let"
+                | "loop"
+                | "macro"
+                | "match"
+                | "mod"
+                | "move"
+                | "mut"
+                | "override"
+                | "priv"
+                | "pub"
+                | "ref"
+                | "return"
+                | "Self"
+                | "self"
+                | "static"
+                | "struct"
+                | "super"
+                | "trait"
+                | "true"
+                | "try"
+                | "type"
+                | "typeof"
+                | "union"
+                | "unsafe"
+                | "unsized"
+                | "use"
+                | "virtual"
+                | "where"
+                | "while"
+                | "yield"
+        )
 }
 
 #[cfg(test)]
