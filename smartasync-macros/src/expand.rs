@@ -343,6 +343,10 @@ fn offloaded(plan: &Plan<'_>) -> TokenStream {
             head,
             output,
             where_clause,
+            private: plan
+                .private
+                .get_ident()
+                .filter(|private| *private == model::PRIVATE),
         };
         return Entry::emit(plan, false, attrs, &sig, Some(&body));
     }
@@ -507,6 +511,9 @@ struct OffloadedSignature<'a> {
     head: crate::signature::Written<'a>,
     output: &'a syn::Type,
     where_clause: syn::WhereClause,
+    /// The private module's name where a block imports it, whose re-exports of `Future`
+    /// and `Send` are shorter paths than `::core::..`.
+    private: Option<&'a Ident>,
 }
 
 impl ToTokens for OffloadedSignature<'_> {
@@ -523,18 +530,27 @@ impl ToTokens for OffloadedSignature<'_> {
                 tokens.append(Ident::new(name, call_site));
             }
         };
+        let std_path = |tokens: &mut TokenStream, names: [&str; 3]| match self.private {
+            Some(private) => {
+                tokens.append(private.clone());
+                tokens.append(Punct::new(':', Joint));
+                tokens.append(Punct::new(':', Alone));
+                tokens.append(Ident::new(names[2], call_site));
+            }
+            None => path(tokens, names),
+        };
         self.head.to_tokens(tokens);
         tokens.append(Punct::new('-', Joint));
         tokens.append(Punct::new('>', Alone));
         tokens.append(Ident::new("impl", call_site));
-        path(tokens, ["core", "future", "Future"]);
+        std_path(tokens, ["core", "future", "Future"]);
         tokens.append(Punct::new('<', Alone));
         tokens.append(Ident::new("Output", call_site));
         tokens.append(Punct::new('=', Alone));
         self.output.to_tokens(tokens);
         tokens.append(Punct::new('>', Alone));
         tokens.append(Punct::new('+', Alone));
-        path(tokens, ["core", "marker", "Send"]);
+        std_path(tokens, ["core", "marker", "Send"]);
         tokens.append(Punct::new('+', Alone));
         tokens.append(Punct::new('\'', Joint));
         tokens.append(Ident::new("static", call_site));

@@ -163,6 +163,7 @@ impl Crossing {
             // The call's parentheses and its argument carry the span too, so that the
             // whole expression does, and a failure here is the one already reported there.
             parens: span,
+            method: false,
         };
         let give = Wrapping {
             private,
@@ -170,6 +171,8 @@ impl Crossing {
             borrow,
             arg: at(name),
             parens: None,
+            // Unspanned, a method call: `(&a).lend()` is 5 tokens where the path is 10.
+            method: span.is_none(),
         };
         (take, give)
     }
@@ -186,6 +189,8 @@ pub struct Wrapping<'a> {
     arg: Ident,
     /// The span of the parentheses, if not the call site.
     parens: Option<Span>,
+    /// Written `arg.method()`, the wrapper's own method, not as a path.
+    method: bool,
 }
 
 impl<'a> Wrapping<'a> {
@@ -196,6 +201,7 @@ impl<'a> Wrapping<'a> {
             borrow: false,
             arg,
             parens: None,
+            method: false,
         }
     }
 }
@@ -206,6 +212,22 @@ impl ToTokens for Wrapping<'_> {
             self.arg.to_tokens(tokens);
             return;
         };
+        if self.method {
+            if self.borrow {
+                // `(&a).lend()`: on `&Wrapper`, the wrapper's `&self` method is found by
+                // value, before a trait's `self` method of the same name could be.
+                let mut borrowed = TokenStream::new();
+                borrowed.append(Punct::new('&', Spacing::Alone));
+                borrowed.append(self.arg.clone());
+                tokens.append(Group::new(Delimiter::Parenthesis, borrowed));
+            } else {
+                tokens.append(self.arg.clone());
+            }
+            tokens.append(Punct::new('.', Spacing::Alone));
+            tokens.append(Ident::new(names[1], Span::call_site()));
+            tokens.append(Group::new(Delimiter::Parenthesis, TokenStream::new()));
+            return;
+        }
         private_path(tokens, self.private, &names, span);
         let mut arguments = TokenStream::new();
         if self.borrow {

@@ -6,14 +6,17 @@
 //! user's own token.
 
 use std::borrow::Borrow;
-use std::future::Future;
 use std::marker::PhantomData;
 
 pub use crate::block_on::block_on;
+// Named by the async entries of a block, whose expansion imports this module: shorter
+// paths than `::core::future::Future` and `::core::marker::Send`.
 pub use crate::in_place::in_place;
 pub use crate::limit::{Held, LimitSite, Permit};
 pub use crate::stream::{Pump, Unpacked, Yieldable, DEFAULT_BATCH};
 pub use crate::unblock::unblock;
+pub use std::future::Future;
+pub use std::marker::Send;
 
 /// The boxed async entry of a trait method: pins the output type (so that `?` in the body
 /// infers as in the written `async fn`) and boxes the future.

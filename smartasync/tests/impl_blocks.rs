@@ -213,3 +213,42 @@ fn blocks_see_their_module_and_may_come_from_macros() {
     assert_eq!(counter.add(2), 42_u64);
     assert_eq!(runtime.block_on(counter.add_async(3)), 43_u64);
 }
+
+/// A trait of the user's whose by-value methods share the names of the wrappers' own, for
+/// every type, in scope where the pairs are generated: the generated code still calls the
+/// wrappers' methods.
+mod same_method_names {
+    pub trait Unwrap {
+        fn lend(self) -> u8;
+        fn into_inner(self) -> u8;
+    }
+
+    impl<T> Unwrap for T {
+        fn lend(self) -> u8 {
+            0
+        }
+        fn into_inner(self) -> u8 {
+            0
+        }
+    }
+
+    #[derive(Clone)]
+    pub struct Echo(pub String);
+
+    #[smartasync::smartasync]
+    impl Echo {
+        pub fn echo(&self, text: &str, times: usize) -> String {
+            format!("{}{}", self.0, text.repeat(times))
+        }
+    }
+}
+
+#[test]
+fn a_trait_with_the_wrappers_method_names_does_not_capture_their_calls() {
+    use same_method_names::Unwrap as _;
+    assert_eq!(().lend() + ().into_inner(), 0);
+    let echo = same_method_names::Echo("> ".to_owned());
+    assert_eq!(echo.echo("ab", 2), "> abab");
+    let awaited = smartasync::block_on(echo.echo_async("ab", 2));
+    assert_eq!(awaited, "> abab");
+}

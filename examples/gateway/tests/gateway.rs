@@ -438,9 +438,15 @@ async fn awaited_service_works() {
     ));
     upstream.set_failing(true);
     assert_eq!(gateway.fetch_async(1).await.unwrap_err().status(), 502);
-    // Sequential awaits share one connection too.
+    // Sequential awaits share connections too. Not always one: the client's pool takes a
+    // connection back on the runtime's own task after the body is read, so on a busy
+    // machine the next request can come first and open another.
     assert_eq!(upstream.requests(), 10);
-    assert!(upstream.connections() <= 2, "{}", upstream.connections());
+    let opened = upstream.connections();
+    assert!(
+        opened <= 4,
+        "10 sequential requests opened {opened} connections"
+    );
 }
 
 #[tokio::test]

@@ -34,11 +34,11 @@ where
         _,
         String,
     >(move || Self::arguments(
-        ::smartasync::__private::Shared::lend(&__smartasync_self),
-        ::smartasync::__private::Copied::lend(&name),
-        ::smartasync::__private::Copied::lend(&bytes),
-        ::smartasync::__private::Moved::into_inner(count),
-        ::smartasync::__private::Moved::into_inner(__smartasync_arg4),
+        (&__smartasync_self).lend(),
+        (&name).lend(),
+        (&bytes).lend(),
+        count.into_inner(),
+        __smartasync_arg4.into_inner(),
     ))
 }
 fn generic<T: Display + Send + 'static>(
@@ -74,9 +74,9 @@ where
         _,
         Result<String, Error>,
     >(move || Self::generic(
-        ::smartasync::__private::Shared::lend(&__smartasync_self),
-        ::smartasync::__private::Moved::into_inner(value),
-        ::smartasync::__private::Moved::into_inner(label),
+        (&__smartasync_self).lend(),
+        value.into_inner(),
+        label.into_inner(),
     ))
 }
 fn unit(&self, tag: &'static str) {
@@ -98,8 +98,5 @@ where
     ::smartasync::__private::offload::<
         _,
         (),
-    >(move || Self::unit(
-        ::smartasync::__private::Shared::lend(&__smartasync_self),
-        ::smartasync::__private::Moved::into_inner(tag),
-    ))
+    >(move || Self::unit((&__smartasync_self).lend(), tag.into_inner()))
 }

@@ -17,8 +17,5 @@ where
     crate::deps::smartasync::__private::offload::<
         _,
         u32,
-    >(move || Self::double(
-        crate::deps::smartasync::__private::Shared::lend(&__smartasync_self),
-        crate::deps::smartasync::__private::Moved::into_inner(value),
-    ))
+    >(move || Self::double((&__smartasync_self).lend(), value.into_inner()))
 }

@@ -43,9 +43,9 @@ where
     >(
         ::smartasync::__private::lane(&DB),
         move || Self::insert(
-            ::smartasync::__private::Shared::lend(&__smartasync_self),
-            ::smartasync::__private::Copied::lend(&name),
-            ::smartasync::__private::Moved::into_inner(age),
+            (&__smartasync_self).lend(),
+            (&name).lend(),
+            age.into_inner(),
         ),
     )
 }
@@ -86,7 +86,7 @@ where
     >(
         ::smartasync::__private::lane(&crate::lanes::PARSERS),
         move || {
-            let text = ::smartasync::__private::Copied::lend(&text);
+            let text = (&text).lend();
             text.len()
         },
     )

@@ -33,10 +33,7 @@ where
     >(
         &__SMARTASYNC_LIMIT,
         ::core::any::type_name::<Self>(),
-        move || Self::write(
-            ::smartasync::__private::Shared::lend(&__smartasync_self),
-            ::smartasync::__private::Copied::lend(&row),
-        ),
+        move || Self::write((&__smartasync_self).lend(), (&row).lend()),
     )
 }
 async fn send_async(&self, row: String) -> usize {
@@ -92,7 +89,7 @@ where
         &__SMARTASYNC_LIMIT,
         ::core::module_path!(),
         move || {
-            let data = ::smartasync::__private::Copied::lend(&data);
+            let data = (&data).lend();
             data.iter().map(|byte| u32::from(*byte)).sum()
         },
     )

@@ -17,10 +17,7 @@ where
     ::smartasync::__private::offload::<
         _,
         u32,
-    >(move || Self::shared(
-        ::smartasync::__private::Shared::lend(&__smartasync_self),
-        ::smartasync::__private::Moved::into_inner(add),
-    ))
+    >(move || Self::shared((&__smartasync_self).lend(), add.into_inner()))
 }
 fn consume(mut self, by: u32) -> u32 {
     self.base += by;
@@ -42,10 +39,7 @@ where
     ::smartasync::__private::offload::<
         _,
         u32,
-    >(move || Self::consume(
-        ::smartasync::__private::Moved::into_inner(__smartasync_self),
-        ::smartasync::__private::Moved::into_inner(by),
-    ))
+    >(move || Self::consume(__smartasync_self.into_inner(), by.into_inner()))
 }
 fn arc(self: Arc<Self>) -> u32 {
     self.base
@@ -63,7 +57,7 @@ where
     ::smartasync::__private::offload::<
         _,
         u32,
-    >(move || Self::arc(::smartasync::__private::Moved::into_inner(__smartasync_self)))
+    >(move || Self::arc(__smartasync_self.into_inner()))
 }
 fn shared_arc(self: &Arc<Self>) -> u32 {
     self.base
@@ -81,9 +75,7 @@ where
     ::smartasync::__private::offload::<
         _,
         u32,
-    >(move || Self::shared_arc(
-        ::smartasync::__private::Shared::lend(&__smartasync_self),
-    ))
+    >(move || Self::shared_arc((&__smartasync_self).lend()))
 }
 fn forever(&'static self) -> u32 {
     self.base
@@ -101,7 +93,5 @@ where
     ::smartasync::__private::offload::<
         _,
         u32,
-    >(move || Self::forever(
-        ::smartasync::__private::Moved::into_inner(__smartasync_self),
-    ))
+    >(move || Self::forever(__smartasync_self.into_inner()))
 }

@@ -22,8 +22,8 @@ where
         _,
         Result<u32, ParseError>,
     >(move || {
-        let data = ::smartasync::__private::Copied::lend(&data);
-        let (seed, _) = ::smartasync::__private::Moved::into_inner(__smartasync_arg1);
+        let data = (&data).lend();
+        let (seed, _) = __smartasync_arg1.into_inner();
         let sum: u32 = data.iter().map(|byte| u32::from(*byte)).sum();
         Ok(sum ^ seed)
     })

@@ -13,9 +13,9 @@ const _: () = {
         #[allow(clippy::multiple_bound_locations)]
         pub fn open_async(
             path: &Path,
-        ) -> impl ::core::future::Future<
+        ) -> impl __smartasync::Future<
             Output = std::io::Result<Self>,
-        > + ::core::marker::Send + 'static
+        > + __smartasync::Send + 'static
         where
             Path: __smartasync::Copyable,
             std::io::Result<Self>: __smartasync::Returnable,
@@ -24,7 +24,7 @@ const _: () = {
             __smartasync::offload::<
                 _,
                 std::io::Result<Self>,
-            >(move || Self::open(__smartasync::Copied::lend(&path)))
+            >(move || Self::open((&path).lend()))
         }
         pub async fn connect_async(url: &str) -> std::io::Result<Self> {
             Self::dial(url).await
@@ -43,9 +43,7 @@ const _: () = {
         pub fn get_async(
             &self,
             key: &str,
-        ) -> impl ::core::future::Future<
-            Output = Option<T>,
-        > + ::core::marker::Send + 'static
+        ) -> impl __smartasync::Future<Output = Option<T>> + __smartasync::Send + 'static
         where
             Self: __smartasync::SharedReceiver,
             str: __smartasync::Copyable,
@@ -56,10 +54,7 @@ const _: () = {
             __smartasync::offload::<
                 _,
                 Option<T>,
-            >(move || Self::get(
-                __smartasync::Shared::lend(&__smartasync_self),
-                __smartasync::Copied::lend(&key),
-            ))
+            >(move || Self::get((&__smartasync_self).lend(), (&key).lend()))
         }
         pub fn put(&mut self, key: String, value: T) {
             self.map.get_mut().unwrap().insert(key, value);

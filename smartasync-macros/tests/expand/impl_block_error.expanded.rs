@@ -16,7 +16,7 @@ const _: () = {
         /// runs the same body on a blocking-pool thread (`smartasync::unblock`), so awaiting it never blocks the async threads. It takes owned copies of its arguments when it is called (`&self` is cloned, `&T` arguments are copied with `ToOwned`), so the body holds no borrow of the caller's. Nothing runs until the future is first polled; dropped before the body starts, the body never runs; after, the call is cancelled (`smartasync::cancelled`, `smartasync::on_cancel`). Its future is `Send + 'static`.
         fn good_async(
             &self,
-        ) -> impl ::core::future::Future<Output = usize> + ::core::marker::Send + 'static
+        ) -> impl __smartasync::Future<Output = usize> + __smartasync::Send + 'static
         where
             Self: __smartasync::SharedReceiver,
             usize: __smartasync::Returnable,
@@ -25,7 +25,7 @@ const _: () = {
             __smartasync::offload::<
                 _,
                 usize,
-            >(move || Self::good(__smartasync::Shared::lend(&__smartasync_self)))
+            >(move || Self::good((&__smartasync_self).lend()))
         }
     }
 };

@@ -21,10 +21,7 @@ impl Store {
         ::smartasync::__private::offload::<
             _,
             Option<String>,
-        >(move || Self::get(
-            ::smartasync::__private::Shared::lend(&__smartasync_self),
-            ::smartasync::__private::Copied::lend(&key),
-        ))
+        >(move || Self::get((&__smartasync_self).lend(), (&key).lend()))
     }
 }
 impl Store {
@@ -44,9 +41,7 @@ impl Store {
         crate::deps::smartasync::__private::offload::<
             _,
             usize,
-        >(move || Self::len(
-            crate::deps::smartasync::__private::Shared::lend(&__smartasync_self),
-        ))
+        >(move || Self::len((&__smartasync_self).lend()))
     }
 }
 const _: () = {
@@ -61,7 +56,7 @@ const _: () = {
         /// runs the same body on a blocking-pool thread (`smartasync::unblock`), so awaiting it never blocks the async threads. It takes owned copies of its arguments when it is called (`&self` is cloned, `&T` arguments are copied with `ToOwned`), so the body holds no borrow of the caller's. Nothing runs until the future is first polled; dropped before the body starts, the body never runs; after, the call is cancelled (`smartasync::cancelled`, `smartasync::on_cancel`). Its future is `Send + 'static`.
         pub fn clear_async(
             &self,
-        ) -> impl ::core::future::Future<Output = ()> + ::core::marker::Send + 'static
+        ) -> impl __smartasync::Future<Output = ()> + __smartasync::Send + 'static
         where
             Self: __smartasync::SharedReceiver,
             (): __smartasync::Returnable,
@@ -70,7 +65,7 @@ const _: () = {
             __smartasync::offload::<
                 _,
                 (),
-            >(move || Self::clear(__smartasync::Shared::lend(&__smartasync_self)))
+            >(move || Self::clear((&__smartasync_self).lend()))
         }
     }
 };

@@ -26,10 +26,7 @@ const _: () = {
                 move |__smartasync_pump| {
                     __smartasync_pump
                         .drain(
-                            Self::scan(
-                                __smartasync::Shared::lend(&__smartasync_self),
-                                __smartasync::Moved::into_inner(from),
-                            ),
+                            Self::scan((&__smartasync_self).lend(), from.into_inner()),
                         )
                 },
             )
@@ -66,10 +63,7 @@ const _: () = {
                     BATCH
                 },
                 move |__smartasync_pump| {
-                    Self::open(
-                            __smartasync::Shared::lend(&__smartasync_self),
-                            __smartasync::Copied::lend(&path),
-                        )
+                    Self::open((&__smartasync_self).lend(), (&path).lend())
                         .map(|__smartasync_iter| {
                             __smartasync_pump.drain(__smartasync_iter)
                         })
@@ -176,7 +170,7 @@ where
             __smartasync_pump
                 .drain(
                     (move || {
-                        let table = ::smartasync::__private::Copied::lend(&table);
+                        let table = (&table).lend();
                         read_all(table)
                     })(),
                 )
