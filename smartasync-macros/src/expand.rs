@@ -562,7 +562,7 @@ impl ToTokens for OffloadedSignature<'_> {
 /// written token by token into one group: built from joined token streams, as the general
 /// one is, it makes a round trip to the compiler for each of its parts.
 ///
-/// `{ let a = Wrapper::new(a); ..; private::offload::<_, Output>(move || Self::foo(Wrapper::lend(&a), ..)) }`
+/// `{ let a = Wrapper::new(a); ..; private::offload(move || Self::foo((&a).lend(), ..)) }`
 fn offload_group(plan: &Plan<'_>) -> Option<proc_macro2::Group> {
     use proc_macro2::{
         Delimiter, Group, Punct,
@@ -582,21 +582,9 @@ fn offload_group(plan: &Plan<'_>) -> Option<proc_macro2::Group> {
     plan.private.to_tokens(&mut block);
     path_sep(&mut block);
     block.append(ident("offload"));
-    // `::<_, Output>`, the output `()` where none is written, none for `impl Trait`.
-    let unit = Group::new(Delimiter::Parenthesis, TokenStream::new());
-    let pinned: Option<&dyn ToTokens> = match &plan.function.sig.output {
-        ReturnType::Type(_, output) if lifetime::has_impl_trait(output) => None,
-        ReturnType::Type(_, output) => Some(output),
-        ReturnType::Default => Some(&unit),
-    };
-    if let Some(output) = pinned {
-        path_sep(&mut block);
-        block.append(Punct::new('<', Alone));
-        block.append(ident("_"));
-        block.append(Punct::new(',', Alone));
-        output.to_tokens(&mut block);
-        block.append(Punct::new('>', Alone));
-    }
+    // No `::<_, Output>`: the output is the called method's, so nothing in the closure is
+    // left to infer (a copied body, whose `?` would be, is never written here).
+    //
     // `(move || Self::foo(given, ..))`
     let mut call = TokenStream::new();
     call.append(ident("move"));

@@ -30,10 +30,7 @@ where
     let bytes = ::smartasync::__private::Copied::new(bytes);
     let count = ::smartasync::__private::Moved::new(count);
     let __smartasync_arg4 = ::smartasync::__private::Moved::new(__smartasync_arg4);
-    ::smartasync::__private::offload::<
-        _,
-        String,
-    >(move || Self::arguments(
+    ::smartasync::__private::offload(move || Self::arguments(
         (&__smartasync_self).lend(),
         (&name).lend(),
         (&bytes).lend(),
@@ -70,10 +67,7 @@ where
     let __smartasync_self = ::smartasync::__private::Shared::new(self);
     let value = ::smartasync::__private::Moved::new(value);
     let label = ::smartasync::__private::Moved::new(label);
-    ::smartasync::__private::offload::<
-        _,
-        Result<String, Error>,
-    >(move || Self::generic(
+    ::smartasync::__private::offload(move || Self::generic(
         (&__smartasync_self).lend(),
         value.into_inner(),
         label.into_inner(),
@@ -95,8 +89,8 @@ where
 {
     let __smartasync_self = ::smartasync::__private::Shared::new(self);
     let tag = ::smartasync::__private::Moved::new(tag);
-    ::smartasync::__private::offload::<
-        _,
-        (),
-    >(move || Self::unit((&__smartasync_self).lend(), tag.into_inner()))
+    ::smartasync::__private::offload(move || Self::unit(
+        (&__smartasync_self).lend(),
+        tag.into_inner(),
+    ))
 }

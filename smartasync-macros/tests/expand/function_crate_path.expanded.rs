@@ -14,8 +14,8 @@ where
 {
     let __smartasync_self = crate::deps::smartasync::__private::Shared::new(self);
     let value = crate::deps::smartasync::__private::Moved::new(value);
-    crate::deps::smartasync::__private::offload::<
-        _,
-        u32,
-    >(move || Self::double((&__smartasync_self).lend(), value.into_inner()))
+    crate::deps::smartasync::__private::offload(move || Self::double(
+        (&__smartasync_self).lend(),
+        value.into_inner(),
+    ))
 }

@@ -14,10 +14,10 @@ where
 {
     let __smartasync_self = ::smartasync::__private::Shared::new(self);
     let add = ::smartasync::__private::Moved::new(add);
-    ::smartasync::__private::offload::<
-        _,
-        u32,
-    >(move || Self::shared((&__smartasync_self).lend(), add.into_inner()))
+    ::smartasync::__private::offload(move || Self::shared(
+        (&__smartasync_self).lend(),
+        add.into_inner(),
+    ))
 }
 fn consume(mut self, by: u32) -> u32 {
     self.base += by;
@@ -36,10 +36,10 @@ where
 {
     let __smartasync_self = ::smartasync::__private::Moved::new(self);
     let by = ::smartasync::__private::Moved::new(by);
-    ::smartasync::__private::offload::<
-        _,
-        u32,
-    >(move || Self::consume(__smartasync_self.into_inner(), by.into_inner()))
+    ::smartasync::__private::offload(move || Self::consume(
+        __smartasync_self.into_inner(),
+        by.into_inner(),
+    ))
 }
 fn arc(self: Arc<Self>) -> u32 {
     self.base
@@ -54,10 +54,7 @@ where
     u32: ::smartasync::__private::Returnable,
 {
     let __smartasync_self = ::smartasync::__private::Moved::new(self);
-    ::smartasync::__private::offload::<
-        _,
-        u32,
-    >(move || Self::arc(__smartasync_self.into_inner()))
+    ::smartasync::__private::offload(move || Self::arc(__smartasync_self.into_inner()))
 }
 fn shared_arc(self: &Arc<Self>) -> u32 {
     self.base
@@ -72,10 +69,9 @@ where
     u32: ::smartasync::__private::Returnable,
 {
     let __smartasync_self = ::smartasync::__private::Shared::new(self);
-    ::smartasync::__private::offload::<
-        _,
-        u32,
-    >(move || Self::shared_arc((&__smartasync_self).lend()))
+    ::smartasync::__private::offload(move || Self::shared_arc(
+        (&__smartasync_self).lend(),
+    ))
 }
 fn forever(&'static self) -> u32 {
     self.base
@@ -90,8 +86,7 @@ where
     u32: ::smartasync::__private::Returnable,
 {
     let __smartasync_self = ::smartasync::__private::Moved::new(self);
-    ::smartasync::__private::offload::<
-        _,
-        u32,
-    >(move || Self::forever(__smartasync_self.into_inner()))
+    ::smartasync::__private::offload(move || Self::forever(
+        __smartasync_self.into_inner(),
+    ))
 }

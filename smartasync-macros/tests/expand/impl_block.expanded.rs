@@ -21,10 +21,7 @@ const _: () = {
             std::io::Result<Self>: __smartasync::Returnable,
         {
             let path = __smartasync::Copied::new(path);
-            __smartasync::offload::<
-                _,
-                std::io::Result<Self>,
-            >(move || Self::open((&path).lend()))
+            __smartasync::offload(move || Self::open((&path).lend()))
         }
         pub async fn connect_async(url: &str) -> std::io::Result<Self> {
             Self::dial(url).await
@@ -51,10 +48,10 @@ const _: () = {
         {
             let __smartasync_self = __smartasync::Shared::new(self);
             let key = __smartasync::Copied::new(key);
-            __smartasync::offload::<
-                _,
-                Option<T>,
-            >(move || Self::get((&__smartasync_self).lend(), (&key).lend()))
+            __smartasync::offload(move || Self::get(
+                (&__smartasync_self).lend(),
+                (&key).lend(),
+            ))
         }
         pub fn put(&mut self, key: String, value: T) {
             self.map.get_mut().unwrap().insert(key, value);

@@ -22,10 +22,7 @@ const _: () = {
             usize: __smartasync::Returnable,
         {
             let __smartasync_self = __smartasync::Shared::new(self);
-            __smartasync::offload::<
-                _,
-                usize,
-            >(move || Self::good((&__smartasync_self).lend()))
+            __smartasync::offload(move || Self::good((&__smartasync_self).lend()))
         }
     }
 };

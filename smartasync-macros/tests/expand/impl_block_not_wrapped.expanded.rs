@@ -18,10 +18,10 @@ impl Store {
     {
         let __smartasync_self = ::smartasync::__private::Shared::new(self);
         let key = ::smartasync::__private::Copied::new(key);
-        ::smartasync::__private::offload::<
-            _,
-            Option<String>,
-        >(move || Self::get((&__smartasync_self).lend(), (&key).lend()))
+        ::smartasync::__private::offload(move || Self::get(
+            (&__smartasync_self).lend(),
+            (&key).lend(),
+        ))
     }
 }
 impl Store {
@@ -38,10 +38,9 @@ impl Store {
         usize: crate::deps::smartasync::__private::Returnable,
     {
         let __smartasync_self = crate::deps::smartasync::__private::Shared::new(self);
-        crate::deps::smartasync::__private::offload::<
-            _,
-            usize,
-        >(move || Self::len((&__smartasync_self).lend()))
+        crate::deps::smartasync::__private::offload(move || Self::len(
+            (&__smartasync_self).lend(),
+        ))
     }
 }
 const _: () = {
@@ -62,10 +61,7 @@ const _: () = {
             (): __smartasync::Returnable,
         {
             let __smartasync_self = __smartasync::Shared::new(self);
-            __smartasync::offload::<
-                _,
-                (),
-            >(move || Self::clear((&__smartasync_self).lend()))
+            __smartasync::offload(move || Self::clear((&__smartasync_self).lend()))
         }
     }
 };
