@@ -693,8 +693,11 @@ pub(crate) fn take_params<'a>(
             param
                 .crossing
                 .wrap(private, &param.name, &name, spanned.then_some(param.span));
-        names.push(name);
-        takes.push(take);
+        // A value that crosses as it is, under its own name, needs no statement.
+        if !take.is_plain() || is_self {
+            names.push(name);
+            takes.push(take);
+        }
         given.push(give);
     }
     (quote!(#(let #names = #takes;)*), given)

@@ -72,7 +72,9 @@ pub enum Crossing {
     Moved(Type),
     /// A `&T` argument: copied with `ToOwned` and lent back as `&T`.
     Copied,
-    /// Passed on as it is: the twin runs the body where it is called.
+    /// Passed on as it is: the twin runs the body where it is called, or the value is of a
+    /// primitive type, always `Send + 'static` (it needs no wrapper, nor a bound to explain a
+    /// failure).
     AsIs,
 }
 
@@ -194,6 +196,11 @@ pub struct Wrapping<'a> {
 }
 
 impl<'a> Wrapping<'a> {
+    /// Whether this is the value alone, with no wrapper.
+    pub fn is_plain(&self) -> bool {
+        self.path.is_none()
+    }
+
     fn as_is(private: &'a Path, arg: Ident) -> Self {
         Wrapping {
             private,

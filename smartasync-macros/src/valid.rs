@@ -468,6 +468,9 @@ fn output(sig: &Signature, errors: &mut Errors) -> (Type, Span) {
 fn crossing(arg: &PatType) -> syn::Result<Crossing> {
     let describe = describe(&arg.pat);
     let Type::Reference(reference) = &*arg.ty else {
+        if is_primitive(&arg.ty) {
+            return Ok(Crossing::AsIs);
+        }
         return match lifetime::first_borrow(&arg.ty) {
             Some(span) => Err(nested_borrow(span, &describe)),
             None => Ok(Crossing::Moved((*arg.ty).clone())),
@@ -505,6 +508,35 @@ fn crossing(arg: &PatType) -> syn::Result<Crossing> {
     } else {
         Crossing::Copied
     })
+}
+
+/// Whether `ty` names a primitive number, `bool` or `char` (by the name alone: a type of
+/// the user's own with such a name would still be checked, by rustc's own `Send` bound).
+fn is_primitive(ty: &Type) -> bool {
+    let Type::Path(path) = ty else {
+        return false;
+    };
+    let Some(ident) = path.path.get_ident().filter(|_| path.qself.is_none()) else {
+        return false;
+    };
+    matches!(
+        ident.to_string().as_str(),
+        "u8" | "u16"
+            | "u32"
+            | "u64"
+            | "u128"
+            | "usize"
+            | "i8"
+            | "i16"
+            | "i32"
+            | "i64"
+            | "i128"
+            | "isize"
+            | "f32"
+            | "f64"
+            | "bool"
+            | "char"
+    )
 }
 
 fn nested_borrow(span: Span, describe: &str) -> Error {

@@ -20,20 +20,18 @@ where
     Self: ::smartasync::__private::SharedReceiver,
     str: ::smartasync::__private::Copyable,
     [u8]: ::smartasync::__private::Copyable,
-    usize: ::smartasync::__private::Movable,
     (u8, u8): ::smartasync::__private::Movable,
     String: ::smartasync::__private::Returnable,
 {
     let __smartasync_self = ::smartasync::__private::Shared::new(self);
     let name = ::smartasync::__private::Copied::new(name);
     let bytes = ::smartasync::__private::Copied::new(bytes);
-    let count = ::smartasync::__private::Moved::new(count);
     let __smartasync_arg4 = ::smartasync::__private::Moved::new(__smartasync_arg4);
     ::smartasync::__private::offload(move || Self::arguments(
         (&__smartasync_self).lend(),
         (&name).lend(),
         (&bytes).lend(),
-        count.into_inner(),
+        count,
         __smartasync_arg4.into_inner(),
     ))
 }

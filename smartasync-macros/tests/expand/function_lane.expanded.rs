@@ -3,7 +3,6 @@ fn insert(&self, name: &str, age: u32) -> Result<u64, Error> {
         return {
             let __smartasync_self = ::smartasync::__private::Shared::new(self);
             let name = ::smartasync::__private::Copied::new(name);
-            let age = ::smartasync::__private::Moved::new(age);
             ::smartasync::__private::lane_blocking::<
                 _,
                 Result<u64, Error>,
@@ -12,7 +11,7 @@ fn insert(&self, name: &str, age: u32) -> Result<u64, Error> {
                 move || Self::insert(
                     ::smartasync::__private::Shared::lend(&__smartasync_self),
                     ::smartasync::__private::Copied::lend(&name),
-                    ::smartasync::__private::Moved::into_inner(age),
+                    age,
                 ),
             )
         };
@@ -30,22 +29,16 @@ fn insert_async(
 where
     Self: ::smartasync::__private::SharedReceiver,
     str: ::smartasync::__private::Copyable,
-    u32: ::smartasync::__private::Movable,
     Result<u64, Error>: ::smartasync::__private::Returnable,
 {
     let __smartasync_self = ::smartasync::__private::Shared::new(self);
     let name = ::smartasync::__private::Copied::new(name);
-    let age = ::smartasync::__private::Moved::new(age);
     ::smartasync::__private::lane_async::<
         _,
         Result<u64, Error>,
     >(
         ::smartasync::__private::lane(&DB),
-        move || Self::insert(
-            (&__smartasync_self).lend(),
-            (&name).lend(),
-            age.into_inner(),
-        ),
+        move || Self::insert((&__smartasync_self).lend(), (&name).lend(), age),
     )
 }
 #[allow(dead_code)]

@@ -8,14 +8,12 @@ fn shared_async(
 ) -> impl ::core::future::Future<Output = u32> + ::core::marker::Send + 'static
 where
     Self: ::smartasync::__private::SharedReceiver,
-    u32: ::smartasync::__private::Movable,
     u32: ::smartasync::__private::Returnable,
 {
     let __smartasync_self = ::smartasync::__private::Shared::new(self);
-    let add = ::smartasync::__private::Moved::new(add);
     ::smartasync::__private::offload(move || Self::shared(
         (&__smartasync_self).lend(),
-        add.into_inner(),
+        add,
     ))
 }
 fn consume(mut self, by: u32) -> u32 {
@@ -29,14 +27,12 @@ fn consume_async(
 ) -> impl ::core::future::Future<Output = u32> + ::core::marker::Send + 'static
 where
     Self: ::smartasync::__private::Movable,
-    u32: ::smartasync::__private::Movable,
     u32: ::smartasync::__private::Returnable,
 {
     let __smartasync_self = ::smartasync::__private::Moved::new(self);
-    let by = ::smartasync::__private::Moved::new(by);
     ::smartasync::__private::offload(move || Self::consume(
         __smartasync_self.into_inner(),
-        by.into_inner(),
+        by,
     ))
 }
 fn arc(self: Arc<Self>) -> u32 {

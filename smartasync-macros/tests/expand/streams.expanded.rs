@@ -12,11 +12,9 @@ const _: () = {
         ) -> impl ::smartasync::Stream<Item = Row> + ::core::marker::Send + 'static
         where
             Self: __smartasync::SharedReceiver,
-            u32: __smartasync::Movable,
             Row: __smartasync::Yieldable,
         {
             let __smartasync_self = __smartasync::Shared::new(self);
-            let from = __smartasync::Moved::new(from);
             __smartasync::offload_iter::<
                 Row,
                 _,
@@ -24,9 +22,7 @@ const _: () = {
                 __smartasync::DEFAULT_BATCH,
                 move |__smartasync_pump| {
                     __smartasync_pump
-                        .drain(
-                            Self::scan((&__smartasync_self).lend(), from.into_inner()),
-                        )
+                        .drain(Self::scan((&__smartasync_self).lend(), from))
                 },
             )
         }
@@ -233,11 +229,9 @@ const _: () = {
             Self: 'fut,
         {
             __smartasync::check_shared_receiver::<Self>();
-            __smartasync::check_movable::<u64>();
             __smartasync::check_yieldable::<Row>();
             __smartasync::boxed_stream({
                 let __smartasync_self = __smartasync::Shared::new(self);
-                let since = __smartasync::Moved::new(since);
                 __smartasync::offload_iter::<
                     Row,
                     _,
@@ -248,7 +242,7 @@ const _: () = {
                             .drain(
                                 <Self as Export>::export(
                                     __smartasync::Shared::lend(&__smartasync_self),
-                                    __smartasync::Moved::into_inner(since),
+                                    since,
                                 ),
                             )
                     },

@@ -16,20 +16,18 @@ const _: () = {
             Self: 'fut,
         {
             __smartasync::check_shared_receiver::<Self>();
-            __smartasync::check_movable::<u64>();
             __smartasync::check_returnable::<Result<User, Error>>();
             __smartasync::boxed::<
                 Result<User, Error>,
                 _,
             >({
                 let __smartasync_self = __smartasync::Shared::new(self);
-                let id = __smartasync::Moved::new(id);
                 __smartasync::offload::<
                     _,
                     Result<User, Error>,
                 >(move || <Self as Users>::get(
                     __smartasync::Shared::lend(&__smartasync_self),
-                    __smartasync::Moved::into_inner(id),
+                    id,
                 ))
             })
         }
