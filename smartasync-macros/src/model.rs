@@ -72,6 +72,9 @@ pub enum Crossing {
     Moved(Type),
     /// A `&T` argument: copied with `ToOwned` and lent back as `&T`.
     Copied,
+    /// A `&str` argument: copied into a `String` (`private::own`) and lent back as `&*s`.
+    /// A `str` always crosses, so it needs no bound, nor the wrapper that explains a failure.
+    Str,
     /// Passed on as it is: the twin runs the body where it is called, or the value is of a
     /// primitive type, always `Send + 'static` (it needs no wrapper, nor a bound to explain a
     /// failure).
@@ -122,7 +125,7 @@ impl Crossing {
             Crossing::Shared(_) => Some(Helper::SharedReceiver),
             Crossing::Moved(_) => Some(Helper::Movable),
             Crossing::Copied => Some(Helper::Copyable),
-            Crossing::AsIs => None,
+            Crossing::Str | Crossing::AsIs => None,
         }
     }
 
@@ -136,10 +139,21 @@ impl Crossing {
         name: &Ident,
         span: Option<Span>,
     ) -> (Wrapping<'a>, Wrapping<'a>) {
-        let (wrapper, give, borrow) = match self {
-            Crossing::Shared(_) => ("Shared", "lend", true),
-            Crossing::Moved(_) => ("Moved", "into_inner", false),
-            Crossing::Copied => ("Copied", "lend", true),
+        let (take, give, borrow): (&[&str], &[&str], bool) = match self {
+            Crossing::Shared(_) => (&["Shared", "new"], &["Shared", "lend"], true),
+            Crossing::Moved(_) => (&["Moved", "new"], &["Moved", "into_inner"], false),
+            Crossing::Copied => (&["Copied", "new"], &["Copied", "lend"], true),
+            Crossing::Str => {
+                let take = Wrapping {
+                    path: Some((&["own"], None)),
+                    ..Wrapping::as_is(private, value.clone())
+                };
+                let give = Wrapping {
+                    borrow: true,
+                    ..Wrapping::as_is(private, name.clone())
+                };
+                return (take, give);
+            }
             Crossing::AsIs => {
                 return (
                     Wrapping::as_is(private, value.clone()),
@@ -159,7 +173,7 @@ impl Crossing {
         let take = Wrapping {
             private,
             // Both at the user's token: a requirement they fail is reported once, there.
-            path: Some(([wrapper, "new"], span)),
+            path: Some((take, span)),
             borrow: false,
             arg: at(value),
             // The call's parentheses and its argument carry the span too, so that the
@@ -169,7 +183,7 @@ impl Crossing {
         };
         let give = Wrapping {
             private,
-            path: Some(([wrapper, give], span)),
+            path: Some((give, span)),
             borrow,
             arg: at(name),
             parens: None,
@@ -185,8 +199,9 @@ impl Crossing {
 /// of its own to be joined (each join is a round trip to the compiler).
 pub struct Wrapping<'a> {
     private: &'a Path,
-    /// The wrapper and its method, with the span of every token of the path.
-    path: Option<([&'static str; 2], Option<Span>)>,
+    /// The wrapper and its method (or a function), with the span of every token of the path.
+    path: Option<(&'static [&'static str], Option<Span>)>,
+    /// `&arg`, or, with no path, `&*arg`.
     borrow: bool,
     arg: Ident,
     /// The span of the parentheses, if not the call site.
@@ -216,6 +231,10 @@ impl<'a> Wrapping<'a> {
 impl ToTokens for Wrapping<'_> {
     fn to_tokens(&self, tokens: &mut TokenStream) {
         let Some((names, span)) = self.path else {
+            if self.borrow {
+                tokens.append(Punct::new('&', Spacing::Alone));
+                tokens.append(Punct::new('*', Spacing::Alone));
+            }
             self.arg.to_tokens(tokens);
             return;
         };
@@ -231,11 +250,11 @@ impl ToTokens for Wrapping<'_> {
                 tokens.append(self.arg.clone());
             }
             tokens.append(Punct::new('.', Spacing::Alone));
-            tokens.append(Ident::new(names[1], Span::call_site()));
+            tokens.append(Ident::new(names[names.len() - 1], Span::call_site()));
             tokens.append(Group::new(Delimiter::Parenthesis, TokenStream::new()));
             return;
         }
-        private_path(tokens, self.private, &names, span);
+        private_path(tokens, self.private, names, span);
         let mut arguments = TokenStream::new();
         if self.borrow {
             arguments.append(Punct::new('&', Spacing::Alone));

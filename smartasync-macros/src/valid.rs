@@ -503,8 +503,12 @@ fn crossing(arg: &PatType) -> syn::Result<Crossing> {
             ),
         ));
     }
+    let is_str = matches!(&*reference.elem, Type::Path(path)
+        if path.qself.is_none() && path.path.is_ident("str"));
     Ok(if is_static {
         Crossing::Moved((*arg.ty).clone())
+    } else if is_str {
+        Crossing::Str
     } else {
         Crossing::Copied
     })

@@ -130,6 +130,12 @@ impl<T: Send + 'static> Movable for T {
     }
 }
 
+/// The owned copy of a `&str` argument, taken when the async entry is called.
+#[inline]
+pub fn own(argument: &str) -> String {
+    argument.to_owned()
+}
+
 /// A value on its way to the blocking pool (`M`, its packed form).
 pub struct Moved<M, T> {
     value: M,

@@ -18,18 +18,17 @@ fn arguments_async(
 ) -> impl ::core::future::Future<Output = String> + ::core::marker::Send + 'static
 where
     Self: ::smartasync::__private::SharedReceiver,
-    str: ::smartasync::__private::Copyable,
     [u8]: ::smartasync::__private::Copyable,
     (u8, u8): ::smartasync::__private::Movable,
     String: ::smartasync::__private::Returnable,
 {
     let __smartasync_self = ::smartasync::__private::Shared::new(self);
-    let name = ::smartasync::__private::Copied::new(name);
+    let name = ::smartasync::__private::own(name);
     let bytes = ::smartasync::__private::Copied::new(bytes);
     let __smartasync_arg4 = ::smartasync::__private::Moved::new(__smartasync_arg4);
     ::smartasync::__private::offload(move || Self::arguments(
         (&__smartasync_self).lend(),
-        (&name).lend(),
+        &*name,
         (&bytes).lend(),
         count,
         __smartasync_arg4.into_inner(),

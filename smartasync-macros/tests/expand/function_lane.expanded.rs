@@ -2,7 +2,7 @@ fn insert(&self, name: &str, age: u32) -> Result<u64, Error> {
     if !::smartasync::Lane::is_current(::smartasync::__private::lane(&DB)) {
         return {
             let __smartasync_self = ::smartasync::__private::Shared::new(self);
-            let name = ::smartasync::__private::Copied::new(name);
+            let name = ::smartasync::__private::own(name);
             ::smartasync::__private::lane_blocking::<
                 _,
                 Result<u64, Error>,
@@ -10,7 +10,7 @@ fn insert(&self, name: &str, age: u32) -> Result<u64, Error> {
                 ::smartasync::__private::lane(&DB),
                 move || Self::insert(
                     ::smartasync::__private::Shared::lend(&__smartasync_self),
-                    ::smartasync::__private::Copied::lend(&name),
+                    &*name,
                     age,
                 ),
             )
@@ -28,17 +28,16 @@ fn insert_async(
 > + ::core::marker::Send + 'static
 where
     Self: ::smartasync::__private::SharedReceiver,
-    str: ::smartasync::__private::Copyable,
     Result<u64, Error>: ::smartasync::__private::Returnable,
 {
     let __smartasync_self = ::smartasync::__private::Shared::new(self);
-    let name = ::smartasync::__private::Copied::new(name);
+    let name = ::smartasync::__private::own(name);
     ::smartasync::__private::lane_async::<
         _,
         Result<u64, Error>,
     >(
         ::smartasync::__private::lane(&DB),
-        move || Self::insert((&__smartasync_self).lend(), (&name).lend(), age),
+        move || Self::insert((&__smartasync_self).lend(), &*name, age),
     )
 }
 #[allow(dead_code)]
@@ -47,14 +46,14 @@ fn parse(text: &str) -> usize {
         ::smartasync::__private::lane(&crate::lanes::PARSERS),
     ) {
         return {
-            let text = ::smartasync::__private::Copied::new(text);
+            let text = ::smartasync::__private::own(text);
             ::smartasync::__private::lane_blocking::<
                 _,
                 usize,
             >(
                 ::smartasync::__private::lane(&crate::lanes::PARSERS),
                 move || {
-                    let text = ::smartasync::__private::Copied::lend(&text);
+                    let text = &*text;
                     text.len()
                 },
             )
@@ -67,17 +66,16 @@ fn parse_async(
     text: &str,
 ) -> impl ::core::future::Future<Output = usize> + ::core::marker::Send + 'static
 where
-    str: ::smartasync::__private::Copyable,
     usize: ::smartasync::__private::Returnable,
 {
-    let text = ::smartasync::__private::Copied::new(text);
+    let text = ::smartasync::__private::own(text);
     ::smartasync::__private::lane_async::<
         _,
         usize,
     >(
         ::smartasync::__private::lane(&crate::lanes::PARSERS),
         move || {
-            let text = (&text).lend();
+            let text = &*text;
             text.len()
         },
     )

@@ -15,11 +15,10 @@ fn write_async(
 ) -> impl ::core::future::Future<Output = usize> + ::core::marker::Send + 'static
 where
     Self: ::smartasync::__private::SharedReceiver,
-    str: ::smartasync::__private::Copyable,
     usize: ::smartasync::__private::Returnable,
 {
     let __smartasync_self = ::smartasync::__private::Shared::new(self);
-    let row = ::smartasync::__private::Copied::new(row);
+    let row = ::smartasync::__private::own(row);
     static __SMARTASYNC_LIMIT: ::smartasync::__private::LimitSite = ::smartasync::__private::LimitSite::new(
         ::core::concat!(
             ::core::file!(), ":", ::core::line!(), ":", ::core::column!(), "::", "write"
@@ -32,7 +31,7 @@ where
     >(
         &__SMARTASYNC_LIMIT,
         ::core::any::type_name::<Self>(),
-        move || Self::write((&__smartasync_self).lend(), (&row).lend()),
+        move || Self::write((&__smartasync_self).lend(), &*row),
     )
 }
 async fn send_async(&self, row: String) -> usize {

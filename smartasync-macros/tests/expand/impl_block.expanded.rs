@@ -40,15 +40,11 @@ const _: () = {
         ) -> impl __smartasync::Future<Output = Option<T>> + __smartasync::Send + 'static
         where
             Self: __smartasync::SharedReceiver,
-            str: __smartasync::Copyable,
             Option<T>: __smartasync::Returnable,
         {
             let __smartasync_self = __smartasync::Shared::new(self);
-            let key = __smartasync::Copied::new(key);
-            __smartasync::offload(move || Self::get(
-                (&__smartasync_self).lend(),
-                (&key).lend(),
-            ))
+            let key = __smartasync::own(key);
+            __smartasync::offload(move || Self::get((&__smartasync_self).lend(), &*key))
         }
         pub fn put(&mut self, key: String, value: T) {
             self.map.get_mut().unwrap().insert(key, value);

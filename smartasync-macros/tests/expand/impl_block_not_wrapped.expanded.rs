@@ -12,14 +12,13 @@ impl Store {
     > + ::core::marker::Send + 'static
     where
         Self: ::smartasync::__private::SharedReceiver,
-        str: ::smartasync::__private::Copyable,
         Option<String>: ::smartasync::__private::Returnable,
     {
         let __smartasync_self = ::smartasync::__private::Shared::new(self);
-        let key = ::smartasync::__private::Copied::new(key);
+        let key = ::smartasync::__private::own(key);
         ::smartasync::__private::offload(move || Self::get(
             (&__smartasync_self).lend(),
-            (&key).lend(),
+            &*key,
         ))
     }
 }

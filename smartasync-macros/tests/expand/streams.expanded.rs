@@ -117,7 +117,7 @@ fn dump(table: &str) -> impl Iterator<Item = Row> {
         return ::smartasync::__private::Either::Left(
             ::smartasync::__private::stream_iter(
                 ::smartasync::__private::for_blocking_caller(move || {
-                    let table = ::smartasync::__private::Copied::new(table);
+                    let table = ::smartasync::__private::own(table);
                     ::smartasync::__private::lane_iter::<
                         Row,
                         _,
@@ -128,7 +128,7 @@ fn dump(table: &str) -> impl Iterator<Item = Row> {
                             __smartasync_pump
                                 .drain(
                                     (move || {
-                                        let table = ::smartasync::__private::Copied::lend(&table);
+                                        let table = &*table;
                                         read_all(table)
                                     })(),
                                 )
@@ -146,10 +146,9 @@ fn dump_async(
     table: &str,
 ) -> impl ::smartasync::Stream<Item = Row> + ::core::marker::Send + 'static
 where
-    str: ::smartasync::__private::Copyable,
     Row: ::smartasync::__private::Yieldable,
 {
-    let table = ::smartasync::__private::Copied::new(table);
+    let table = ::smartasync::__private::own(table);
     ::smartasync::__private::lane_iter::<
         Row,
         _,
@@ -160,7 +159,7 @@ where
             __smartasync_pump
                 .drain(
                     (move || {
-                        let table = (&table).lend();
+                        let table = &*table;
                         read_all(table)
                     })(),
                 )
