@@ -433,7 +433,10 @@ pub(crate) fn requirement_checks(plan: &Plan<'_>) -> TokenStream {
     }
     match (&plan.output, &plan.items) {
         (Some((item, span)), Some(_)) => check(model::Helper::Yieldable, item, *span),
-        (Some((output, span)), None) => check(model::Helper::Returnable, output, *span),
+        (Some((output, span)), None) if !crate::valid::always_crosses(output) => {
+            check(model::Helper::Returnable, output, *span);
+        }
+        (Some(_), None) => {}
         (None, _) => {}
     }
     checks
@@ -487,7 +490,7 @@ pub(crate) fn crossing_bounds(plan: &Plan<'_>, sig: &mut Signature) -> Vec<Where
                 ));
             }
         }
-        (Some((output, span)), None) => {
+        (Some((output, span)), None) if !crate::valid::always_crosses(output) => {
             let mut output = output.clone();
             predicates.extend(bound::require(
                 &mut output,
@@ -496,7 +499,7 @@ pub(crate) fn crossing_bounds(plan: &Plan<'_>, sig: &mut Signature) -> Vec<Where
                 *span,
             ));
         }
-        (None, _) => {}
+        (Some(_), None) | (None, _) => {}
     }
     predicates
 }

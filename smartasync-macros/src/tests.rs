@@ -260,3 +260,36 @@ fn expansion_time() {
     let text = output.to_string();
     eprintln!("expanded 1000 methods in {elapsed:?}: {} bytes", text.len());
 }
+
+/// The results left without a bound are the ones that always cross back; anything that
+/// names a type of the user's, or a `Result` alias whose error it cannot see, keeps it.
+#[test]
+fn only_results_that_always_cross_go_without_a_bound() {
+    let crosses = |ty: &str| crate::valid::always_crosses(&syn::parse_str(ty).expect("a type"));
+    for ty in [
+        "u64",
+        "()",
+        "bool",
+        "String",
+        "(u8, String)",
+        "Option<Vec<u8>>",
+        "Result<u64, String>",
+        "Result<(), (char, i128)>",
+    ] {
+        assert!(crosses(ty), "{ty}");
+    }
+    for ty in [
+        "Result<u64>",
+        "io::Result<u64>",
+        "Rc<u8>",
+        "Vec<Rc<u8>>",
+        "Result<u64, Error>",
+        "std::string::String",
+        "Box<u8>",
+        "Option<&'static str>",
+        "impl Send",
+        "Vec<u8, A>",
+    ] {
+        assert!(!crosses(ty), "{ty}");
+    }
+}

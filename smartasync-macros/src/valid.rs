@@ -523,8 +523,49 @@ fn is_primitive(ty: &Type) -> bool {
     let Some(ident) = path.path.get_ident().filter(|_| path.qself.is_none()) else {
         return false;
     };
+    is_primitive_name(&ident.to_string())
+}
+
+/// Whether a result of type `ty` always crosses back (`Send + 'static` whatever the
+/// program): primitives, `String`, `()` and tuples, and `Option`, `Vec` and two-argument
+/// `Result` of those. Its bound, which only explains a failure, is left out. By the names
+/// alone: a type of the user's own named so is still required to cross, by the bound of
+/// the function that runs the body, in the same words at the attribute.
+pub(crate) fn always_crosses(ty: &Type) -> bool {
+    match ty {
+        Type::Tuple(tuple) => tuple.elems.iter().all(always_crosses),
+        Type::Paren(paren) => always_crosses(&paren.elem),
+        Type::Path(path) if path.qself.is_none() && path.path.segments.len() == 1 => {
+            let segment = &path.path.segments[0];
+            let name = segment.ident.to_string();
+            let arguments: Vec<&Type> = match &segment.arguments {
+                syn::PathArguments::None => Vec::new(),
+                syn::PathArguments::AngleBracketed(arguments) => {
+                    let mut types = Vec::new();
+                    for argument in &arguments.args {
+                        match argument {
+                            syn::GenericArgument::Type(ty) => types.push(ty),
+                            _ => return false,
+                        }
+                    }
+                    types
+                }
+                syn::PathArguments::Parenthesized(_) => return false,
+            };
+            match (name.as_str(), arguments.as_slice()) {
+                (name, []) => name == "String" || is_primitive_name(name),
+                ("Option" | "Vec", [item]) => always_crosses(item),
+                ("Result", [value, error]) => always_crosses(value) && always_crosses(error),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+fn is_primitive_name(name: &str) -> bool {
     matches!(
-        ident.to_string().as_str(),
+        name,
         "u8" | "u16"
             | "u32"
             | "u64"

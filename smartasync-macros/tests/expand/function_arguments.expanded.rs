@@ -20,7 +20,6 @@ where
     Self: ::smartasync::__private::SharedReceiver,
     [u8]: ::smartasync::__private::Copyable,
     (u8, u8): ::smartasync::__private::Movable,
-    String: ::smartasync::__private::Returnable,
 {
     let __smartasync_self = ::smartasync::__private::Shared::new(self);
     let name = ::smartasync::__private::own(name);
@@ -79,7 +78,6 @@ fn unit_async(
 where
     Self: ::smartasync::__private::SharedReceiver,
     &'static str: ::smartasync::__private::Movable,
-    (): ::smartasync::__private::Returnable,
 {
     let __smartasync_self = ::smartasync::__private::Shared::new(self);
     let tag = ::smartasync::__private::Moved::new(tag);

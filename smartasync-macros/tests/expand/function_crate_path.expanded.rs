@@ -8,7 +8,6 @@ fn double_async(
 ) -> impl ::core::future::Future<Output = u32> + ::core::marker::Send + 'static
 where
     Self: crate::deps::smartasync::__private::SharedReceiver,
-    u32: crate::deps::smartasync::__private::Returnable,
 {
     let __smartasync_self = crate::deps::smartasync::__private::Shared::new(self);
     crate::deps::smartasync::__private::offload(move || Self::double(

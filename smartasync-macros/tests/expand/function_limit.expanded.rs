@@ -15,7 +15,6 @@ fn write_async(
 ) -> impl ::core::future::Future<Output = usize> + ::core::marker::Send + 'static
 where
     Self: ::smartasync::__private::SharedReceiver,
-    usize: ::smartasync::__private::Returnable,
 {
     let __smartasync_self = ::smartasync::__private::Shared::new(self);
     let row = ::smartasync::__private::own(row);
@@ -68,7 +67,6 @@ fn checksum_async(
 ) -> impl ::core::future::Future<Output = u32> + ::core::marker::Send + 'static
 where
     [u8]: ::smartasync::__private::Copyable,
-    u32: ::smartasync::__private::Returnable,
 {
     let data = ::smartasync::__private::Copied::new(data);
     static __SMARTASYNC_LIMIT: ::smartasync::__private::LimitSite = ::smartasync::__private::LimitSite::new(

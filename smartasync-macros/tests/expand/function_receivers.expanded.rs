@@ -8,7 +8,6 @@ fn shared_async(
 ) -> impl ::core::future::Future<Output = u32> + ::core::marker::Send + 'static
 where
     Self: ::smartasync::__private::SharedReceiver,
-    u32: ::smartasync::__private::Returnable,
 {
     let __smartasync_self = ::smartasync::__private::Shared::new(self);
     ::smartasync::__private::offload(move || Self::shared(
@@ -27,7 +26,6 @@ fn consume_async(
 ) -> impl ::core::future::Future<Output = u32> + ::core::marker::Send + 'static
 where
     Self: ::smartasync::__private::Movable,
-    u32: ::smartasync::__private::Returnable,
 {
     let __smartasync_self = ::smartasync::__private::Moved::new(self);
     ::smartasync::__private::offload(move || Self::consume(
@@ -44,7 +42,6 @@ fn arc_async(
 ) -> impl ::core::future::Future<Output = u32> + ::core::marker::Send + 'static
 where
     Arc<Self>: ::smartasync::__private::Movable,
-    u32: ::smartasync::__private::Returnable,
 {
     let __smartasync_self = ::smartasync::__private::Moved::new(self);
     ::smartasync::__private::offload(move || Self::arc(__smartasync_self.into_inner()))
@@ -58,7 +55,6 @@ fn shared_arc_async(
 ) -> impl ::core::future::Future<Output = u32> + ::core::marker::Send + 'static
 where
     Arc<Self>: ::smartasync::__private::SharedReceiver,
-    u32: ::smartasync::__private::Returnable,
 {
     let __smartasync_self = ::smartasync::__private::Shared::new(self);
     ::smartasync::__private::offload(move || Self::shared_arc(
@@ -74,7 +70,6 @@ fn forever_async(
 ) -> impl ::core::future::Future<Output = u32> + ::core::marker::Send + 'static
 where
     &'static Self: ::smartasync::__private::Movable,
-    u32: ::smartasync::__private::Returnable,
 {
     let __smartasync_self = ::smartasync::__private::Moved::new(self);
     ::smartasync::__private::offload(move || Self::forever(

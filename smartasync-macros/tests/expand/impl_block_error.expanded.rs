@@ -18,7 +18,6 @@ const _: () = {
         ) -> impl __smartasync::Future<Output = usize> + __smartasync::Send + 'static
         where
             Self: __smartasync::SharedReceiver,
-            usize: __smartasync::Returnable,
         {
             let __smartasync_self = __smartasync::Shared::new(self);
             __smartasync::offload(move || Self::good((&__smartasync_self).lend()))

@@ -12,7 +12,6 @@ impl Store {
     > + ::core::marker::Send + 'static
     where
         Self: ::smartasync::__private::SharedReceiver,
-        Option<String>: ::smartasync::__private::Returnable,
     {
         let __smartasync_self = ::smartasync::__private::Shared::new(self);
         let key = ::smartasync::__private::own(key);
@@ -32,7 +31,6 @@ impl Store {
     ) -> impl ::core::future::Future<Output = usize> + ::core::marker::Send + 'static
     where
         Self: crate::deps::smartasync::__private::SharedReceiver,
-        usize: crate::deps::smartasync::__private::Returnable,
     {
         let __smartasync_self = crate::deps::smartasync::__private::Shared::new(self);
         crate::deps::smartasync::__private::offload(move || Self::len(
@@ -54,7 +52,6 @@ const _: () = {
         ) -> impl __smartasync::Future<Output = ()> + __smartasync::Send + 'static
         where
             Self: __smartasync::SharedReceiver,
-            (): __smartasync::Returnable,
         {
             let __smartasync_self = __smartasync::Shared::new(self);
             __smartasync::offload(move || Self::clear((&__smartasync_self).lend()))

@@ -151,7 +151,6 @@ const _: () = {
         {
             __smartasync::check_shared_receiver::<Self>();
             __smartasync::check_movable::<String>();
-            __smartasync::check_returnable::<u64>();
             __smartasync::boxed::<
                 u64,
                 _,
