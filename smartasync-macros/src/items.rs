@@ -226,10 +226,12 @@ pub fn trait_block(args: TokenStream, block: TraitBlock) -> TokenStream {
         supertraits,
         ..
     } = header;
-    let note = " Declared with the `smartasync` attribute: each method has a blocking entry and \
-        an async entry (`_async`, a boxed future, so the trait stays dyn-compatible). Implement \
-        it in an `impl` block under the `smartasync` attribute, writing each method once, as \
-        `fn` or `async fn`; the attribute generates the other entry.";
+    // Once per trait, so it may name the attribute as written: a `[` in a method's generated
+    // paragraph would have rustc look for links in every one of them.
+    let note = " Declared with `#[smartasync]`: each method has a blocking entry and an async \
+        entry (`_async`, a boxed future, so the trait stays dyn-compatible). Implement it in an \
+        `impl` block under `#[smartasync]`, writing each method once, as `fn` or `async fn`; the \
+        attribute generates the other entry.";
     let note: Attribute = syn::parse_quote!(#[doc = #note]);
     if attrs.iter().any(|attr| attr.path().is_ident("doc")) {
         attrs.push(syn::parse_quote!(#[doc = ""]));
