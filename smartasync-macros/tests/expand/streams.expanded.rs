@@ -166,7 +166,7 @@ where
         },
     )
 }
-/// Declared with the `smartasync` attribute: each method has a blocking entry and an async entry (`_async`, a boxed future, so the trait stays dyn-compatible). Implement it in an `impl` block under the `smartasync` attribute, writing each method once, as `fn` or `async fn`; the attribute generates the other entry.
+/// Declared with `#[smartasync]`: each method has a blocking entry and an async entry (`_async`, a boxed future, so the trait stays dyn-compatible). Implement it in an `impl` block under `#[smartasync]`, writing each method once, as `fn` or `async fn`; the attribute generates the other entry.
 trait Export: Send + Sync {
     fn export<'life0, 'fut>(
         &'life0 self,

@@ -1,4 +1,4 @@
-/// Declared with the `smartasync` attribute: each method has a blocking entry and an async entry (`_async`, a boxed future, so the trait stays dyn-compatible). Implement it in an `impl` block under the `smartasync` attribute, writing each method once, as `fn` or `async fn`; the attribute generates the other entry.
+/// Declared with `#[smartasync]`: each method has a blocking entry and an async entry (`_async`, a boxed future, so the trait stays dyn-compatible). Implement it in an `impl` block under `#[smartasync]`, writing each method once, as `fn` or `async fn`; the attribute generates the other entry.
 pub trait Local {
     fn len(&self) -> usize;
     /// Async entry of `len`, declared by the `smartasync` attribute. An implementation writes `len` once, as `fn` or `async fn`, in an `impl` block under the `smartasync` attribute, which generates this entry.
