@@ -101,6 +101,13 @@ pub mod library {
         values.iter().sum()
     }
 
+    /// Ignores its arguments, which cross as they are or as a copy.
+    #[must_use]
+    #[smartasync]
+    pub fn ignore(_count: u32, _name: &str) -> u32 {
+        0
+    }
+
     /// Shows a value whose type has bounds where it is declared.
     #[must_use]
     #[smartasync]

@@ -102,6 +102,20 @@ impl Entry {
             // A boxed entry's `T: 'fut` may repeat where a type parameter has its bounds.
             attrs.push(allow(quote!(clippy::multiple_bound_locations)));
         }
+        let underscored = || {
+            plan.params.iter().any(|param| {
+                let name = param.name.to_string();
+                name.starts_with('_') && !name.starts_with("__smartasync")
+            })
+        };
+        if plan.copies_body() && underscored() {
+            // The copy of the body rebinds an `_x` argument from what crossed (`let _x =
+            // &*_x;`): a use of `_x`, and a binding of it, that are ours, not the user's.
+            attrs.push(allow(quote!(
+                clippy::used_underscore_binding,
+                clippy::no_effect_underscore_binding
+            )));
+        }
         attrs
     }
 }
@@ -638,10 +652,7 @@ fn offload_call(plan: &Plan<'_>, spanned: bool, runner: Runner) -> proc_macro2::
     };
     let body = match plan.path_to(&plan.function.sig.ident) {
         Some(path) => quote!(#path(#(#given),*)),
-        None => {
-            let pats = plan.params.iter().filter_map(|param| param.pat.as_ref());
-            copied_body(plan, quote!(#(let #pats = #given;)*))
-        }
+        None => copied_body(plan, rebind(plan, &given)),
     };
     let lane = plan.lane.as_ref().map(|lane| {
         let lane = lane_ref(private, lane);
@@ -977,6 +988,27 @@ fn stub_twin(plan: &Plan<'_>) -> TokenStream {
 /// The body copied into a generated entry (a lone function without `self`), after
 /// `prelude`; where it does not parse, it is not copied (rustc reports its syntax error
 /// once, in the written entry) and the entry only carries the signature.
+/// In a body copied into a closure, `let pattern = value;` for each argument as written,
+/// from what crossed. None for an argument that crossed as it is under its own name
+/// (`let x = x;` would do nothing, and clippy says so of an `_x`).
+pub(crate) fn rebind(plan: &Plan<'_>, given: &[model::Wrapping<'_>]) -> TokenStream {
+    let mut prelude = TokenStream::new();
+    for (param, given) in plan.params.iter().zip(given) {
+        let Some(pat) = &param.pat else {
+            continue;
+        };
+        let as_is = matches!(
+            pat,
+            syn::Pat::Ident(ident)
+                if ident.by_ref.is_none() && ident.mutability.is_none() && ident.subpat.is_none()
+        ) && given.is_plain();
+        if !as_is {
+            prelude.extend(quote!(let #pat = #given;));
+        }
+    }
+    prelude
+}
+
 pub(crate) fn copied_body(plan: &Plan<'_>, prelude: TokenStream) -> TokenStream {
     match &plan.function.body {
         Some(body) if body.stmts().is_some() => body.as_block(prelude),

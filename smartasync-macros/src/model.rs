@@ -72,8 +72,8 @@ pub enum Crossing {
     Moved(Type),
     /// A `&T` argument: copied with `ToOwned` and lent back as `&T`.
     Copied,
-    /// A `&str` argument: copied into a `String` (`private::own`) and lent back as `&*s`.
-    /// A `str` always crosses, so it needs no bound, nor the wrapper that explains a failure.
+    /// A `&str` argument: copied into a `String` (`private::own`) and lent back. A `str`
+    /// always crosses, so it needs no bound, nor the wrapper that explains a failure.
     Str,
     /// Passed on as it is: the twin runs the body where it is called, or the value is of a
     /// primitive type, always `Send + 'static` (it needs no wrapper, nor a bound to explain a
@@ -213,7 +213,7 @@ pub struct Wrapping<'a> {
 impl<'a> Wrapping<'a> {
     /// Whether this is the value alone, with no wrapper.
     pub fn is_plain(&self) -> bool {
-        self.path.is_none()
+        self.path.is_none() && !self.borrow
     }
 
     fn as_is(private: &'a Path, arg: Ident) -> Self {

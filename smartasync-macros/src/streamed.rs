@@ -275,8 +275,7 @@ fn stream_call(plan: &Plan<'_>, items: &Items, spanned: bool) -> TokenStream {
     let call = match plan.path_to(&plan.function.sig.ident) {
         Some(path) => quote!(#path(#(#given),*)),
         None => {
-            let pats = plan.params.iter().filter_map(|param| param.pat.as_ref());
-            let block = expand::copied_body(plan, quote!(#(let #pats = #given;)*));
+            let block = expand::copied_body(plan, expand::rebind(plan, &given));
             if items.fallible {
                 let inferred = items.inferred();
                 quote!((move || -> #inferred #block)())

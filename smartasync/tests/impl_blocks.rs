@@ -252,3 +252,30 @@ fn a_trait_with_the_wrappers_method_names_does_not_capture_their_calls() {
     let awaited = smartasync::block_on(echo.echo_async("ab", 2));
     assert_eq!(awaited, "> abab");
 }
+
+/// A type of the user's own named `str`, taken by reference: the argument is copied as what
+/// the name stands for where the attribute is used.
+mod own_str {
+    #![allow(non_camel_case_types)]
+
+    #[derive(Clone)]
+    pub struct str(pub u8);
+
+    #[derive(Clone)]
+    pub struct Reader;
+
+    #[smartasync::smartasync]
+    impl Reader {
+        pub fn read(&self, value: &str) -> u8 {
+            value.0
+        }
+    }
+}
+
+#[test]
+fn a_type_of_the_users_named_str_is_copied_as_itself() {
+    let reader = own_str::Reader;
+    let value = own_str::str(7);
+    assert_eq!(reader.read(&value), 7);
+    assert_eq!(smartasync::block_on(reader.read_async(&value)), 7);
+}
