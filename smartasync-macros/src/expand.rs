@@ -435,7 +435,7 @@ pub(crate) fn requirement_checks(plan: &Plan<'_>) -> TokenStream {
                 check(param.crossing.helper().expect("crosses"), ty, param.span);
             }
             (Crossing::Copied, FnArg::Typed(arg)) => {
-                if let syn::Type::Reference(reference) = &*arg.ty {
+                if let syn::Type::Reference(reference) = crate::valid::ungrouped(&arg.ty) {
                     check(model::Helper::Copyable, &reference.elem, param.span);
                 }
             }
@@ -471,7 +471,7 @@ pub(crate) fn crossing_bounds(plan: &Plan<'_>, sig: &mut Signature) -> Vec<Where
                 predicates.extend(bound::require(&mut ty, private, helper, param.span));
             }
             (Crossing::Copied, FnArg::Typed(arg)) => {
-                if let syn::Type::Reference(reference) = &mut *arg.ty {
+                if let syn::Type::Reference(reference) = crate::valid::ungrouped_mut(&mut arg.ty) {
                     predicates.extend(bound::require_referent(
                         reference, private, helper, param.span,
                     ));

@@ -467,7 +467,7 @@ fn output(sig: &Signature, errors: &mut Errors) -> (Type, Span) {
 /// How a typed argument crosses to the blocking pool.
 fn crossing(arg: &PatType) -> syn::Result<Crossing> {
     let describe = describe(&arg.pat);
-    let Type::Reference(reference) = &*arg.ty else {
+    let Type::Reference(reference) = ungrouped(&arg.ty) else {
         if is_primitive(&arg.ty) {
             return Ok(Crossing::AsIs);
         }
@@ -512,6 +512,22 @@ fn crossing(arg: &PatType) -> syn::Result<Crossing> {
     } else {
         Crossing::Copied
     })
+}
+
+/// `ty` without the invisible group a `macro_rules!` `$t:ty` fragment arrives in.
+pub(crate) fn ungrouped(ty: &Type) -> &Type {
+    match ty {
+        Type::Group(group) => ungrouped(&group.elem),
+        _ => ty,
+    }
+}
+
+/// [`ungrouped`], to change.
+pub(crate) fn ungrouped_mut(ty: &mut Type) -> &mut Type {
+    match ty {
+        Type::Group(group) => ungrouped_mut(&mut group.elem),
+        _ => ty,
+    }
 }
 
 /// Whether `ty` names a primitive number, `bool` or `char` (by the name alone: a type of

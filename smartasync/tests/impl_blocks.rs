@@ -279,3 +279,29 @@ fn a_type_of_the_users_named_str_is_copied_as_itself() {
     assert_eq!(reader.read(&value), 7);
     assert_eq!(smartasync::block_on(reader.read_async(&value)), 7);
 }
+
+/// Borrowed argument types given to `macro_rules!` as `$t:ty`, which arrive in an invisible
+/// group: copied as they are when written out.
+macro_rules! measurer {
+    ($name:ident, $text:ty, $bytes:ty) => {
+        #[derive(Clone)]
+        struct $name;
+
+        #[smartasync]
+        impl $name {
+            fn measure(&self, text: $text, bytes: $bytes) -> usize {
+                text.len() + bytes.len()
+            }
+        }
+    };
+}
+
+measurer!(Measurer, &str, &[u8]);
+
+#[test]
+fn borrowed_types_from_a_macros_fragments_are_copied() {
+    assert_eq!(Measurer.measure("abc", &[1, 2]), 5);
+    let text = String::from("abcd");
+    let awaited = smartasync::block_on(Measurer.measure_async(&text, &[1]));
+    assert_eq!(awaited, 5);
+}
