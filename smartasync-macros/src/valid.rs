@@ -468,7 +468,8 @@ fn output(sig: &Signature, errors: &mut Errors) -> (Type, Span) {
 fn crossing(arg: &PatType) -> syn::Result<Crossing> {
     let describe = describe(&arg.pat);
     let Type::Reference(reference) = ungrouped(&arg.ty) else {
-        if is_primitive(&arg.ty) {
+        // What always crosses needs no wrapper, nor a bound to explain a failure.
+        if always_crosses(ungrouped(&arg.ty)) {
             return Ok(Crossing::AsIs);
         }
         return match lifetime::first_borrow(&arg.ty) {
@@ -503,7 +504,7 @@ fn crossing(arg: &PatType) -> syn::Result<Crossing> {
             ),
         ));
     }
-    let is_str = matches!(&*reference.elem, Type::Path(path)
+    let is_str = matches!(ungrouped(&reference.elem), Type::Path(path)
         if path.qself.is_none() && path.path.is_ident("str"));
     Ok(if is_static {
         Crossing::Moved((*arg.ty).clone())
@@ -530,23 +531,12 @@ pub(crate) fn ungrouped_mut(ty: &mut Type) -> &mut Type {
     }
 }
 
-/// Whether `ty` names a primitive number, `bool` or `char` (by the name alone: a type of
-/// the user's own with such a name would still be checked, by rustc's own `Send` bound).
-fn is_primitive(ty: &Type) -> bool {
-    let Type::Path(path) = ty else {
-        return false;
-    };
-    let Some(ident) = path.path.get_ident().filter(|_| path.qself.is_none()) else {
-        return false;
-    };
-    is_primitive_name(&ident.to_string())
-}
-
-/// Whether a result of type `ty` always crosses back (`Send + 'static` whatever the
+/// Whether a value of type `ty` always crosses threads (`Send + 'static` whatever the
 /// program): primitives, `String`, `()` and tuples, and `Option`, `Vec` and two-argument
-/// `Result` of those. Its bound, which only explains a failure, is left out. By the names
-/// alone: a type of the user's own named so is still required to cross, by the bound of
-/// the function that runs the body, in the same words at the attribute.
+/// `Result` of those. An argument or result of such a type needs no wrapper, and no bound
+/// (which only explains a failure). By the names alone: a type of the user's own named so
+/// is still required to cross, by the bound of the function that runs the body, in rustc's
+/// words at the attribute.
 pub(crate) fn always_crosses(ty: &Type) -> bool {
     match ty {
         Type::Tuple(tuple) => tuple.elems.iter().all(always_crosses),

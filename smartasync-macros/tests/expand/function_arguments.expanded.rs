@@ -19,18 +19,16 @@ fn arguments_async(
 where
     Self: ::smartasync::__private::SharedReceiver,
     [u8]: ::smartasync::__private::Copyable,
-    (u8, u8): ::smartasync::__private::Movable,
 {
     let __smartasync_self = ::smartasync::__private::Shared::new(self);
     let name = ::smartasync::__private::own(name);
     let bytes = ::smartasync::__private::Copied::new(bytes);
-    let __smartasync_arg4 = ::smartasync::__private::Moved::new(__smartasync_arg4);
     ::smartasync::__private::offload(move || Self::arguments(
         (&__smartasync_self).lend(),
         &*name,
         (&bytes).lend(),
         count,
-        __smartasync_arg4.into_inner(),
+        __smartasync_arg4,
     ))
 }
 fn generic<T: Display + Send + 'static>(

@@ -12,17 +12,15 @@ pub fn checksum_async(
 > + ::core::marker::Send + 'static
 where
     [u8]: ::smartasync::__private::Copyable,
-    (u32, u32): ::smartasync::__private::Movable,
     Result<u32, ParseError>: ::smartasync::__private::Returnable,
 {
     let data = ::smartasync::__private::Copied::new(data);
-    let __smartasync_arg1 = ::smartasync::__private::Moved::new(__smartasync_arg1);
     ::smartasync::__private::offload::<
         _,
         Result<u32, ParseError>,
     >(move || {
         let data = (&data).lend();
-        let (seed, _) = __smartasync_arg1.into_inner();
+        let (seed, _) = __smartasync_arg1;
         let sum: u32 = data.iter().map(|byte| u32::from(*byte)).sum();
         Ok(sum ^ seed)
     })

@@ -150,13 +150,11 @@ const _: () = {
             Self: 'fut,
         {
             __smartasync::check_shared_receiver::<Self>();
-            __smartasync::check_movable::<String>();
             __smartasync::boxed::<
                 u64,
                 _,
             >({
                 let __smartasync_self = __smartasync::Shared::new(self);
-                let row = __smartasync::Moved::new(row);
                 static __SMARTASYNC_LIMIT: __smartasync::LimitSite = __smartasync::LimitSite::new(
                     ::core::concat!(
                         ::core::file!(), ":", ::core::line!(), ":", ::core::column!(),
@@ -172,7 +170,7 @@ const _: () = {
                     ::core::any::type_name::<Self>(),
                     move || <Self as Store>::put(
                         __smartasync::Shared::lend(&__smartasync_self),
-                        __smartasync::Moved::into_inner(row),
+                        row,
                     ),
                 )
             })
